@@ -1,0 +1,62 @@
+package io.tabguard.guard;
+
+/**
+ * Why a table was refused. Each refusal names exactly one violation. The constants, their
+ * {@link #code() codes} and their meaning are stable across releases: new ones may be added, none is
+ * renamed, renumbered or removed.
+ *
+ * <p>Listed in the order the checks run: extent, structure, version, checksum, signature, state,
+ * slots, then the per-call context check.
+ */
+public enum Violation {
+    /** A raw address that no table of this registry starts at; it was not read. */
+    UNKNOWN_TABLE(1, "the address is not a table this registry owns"),
+    /** Fewer bytes than the header, or than the table claims. */
+    TRUNCATED(2, "the bytes end before the table does"),
+    BAD_MAGIC(3, "the magic number is not TABGUARD"),
+    ABI_VERSION(4, "the ABI version is not one this library reads"),
+    HEADER_SIZE(5, "header_size is not the ABI v1 header size"),
+    /** table_size is not header_size + payload_size, exceeds the hard maximum, or is less than the bytes given. */
+    TABLE_SIZE(6, "table_size disagrees with the header, the payload or the bytes given"),
+    FLAGS(7, "a flag bit is set that ABI v1 does not define"),
+    RESERVED(8, "a reserved byte is not zero"),
+    SLOT_COUNT(9, "slot_count does not fit the payload or the schema at this minor"),
+    SCHEMA_ID(10, "the table was made for another schema"),
+    SCHEMA_MAJOR(11, "the schema's major version differs from the caller's"),
+    /** payload_size is not exactly the size the table's own minor defines. */
+    PAYLOAD_SIZE(12, "payload_size is not the size the table's minor defines"),
+    /** A newer minor whose members unknown to the caller are not all zero (copy_struct_from_user). */
+    UNKNOWN_MEMBER_NONZERO(13, "a member the caller's minor does not know is not zero"),
+    CHECKSUM(14, "the CRC32C does not match the table"),
+    /** One uniform answer for a wrong key, epoch, address or MAC: the guard is never a forging oracle. */
+    SIGNATURE(15, "the signature does not match this registry, key and address"),
+    REVOKED(16, "the table was revoked"),
+    CLOSED(17, "the table was closed"),
+    QUARANTINED(18, "the table was quarantined after a failed check"),
+    REGISTRY_CLOSED(19, "the registry that owned the table is closed"),
+    NULL_REQUIRED_SLOT(20, "a required slot is null"),
+    /** Not a trampoline minted for this table, member and signature, nor an allow-listed symbol. */
+    FOREIGN_SLOT(21, "a slot holds a pointer this registry did not mint for that place"),
+    /** A context-bound argument of a call is not the table's payload or registered context. */
+    CONTEXT_MISMATCH(22, "the call's context argument is not the one bound to the table"),
+    /** The live table differs from its verified snapshot, yet every check passed (a race with a writer). */
+    SNAPSHOT_MISMATCH(23, "the live table differs from its verified snapshot");
+
+    private final int code;
+    private final String meaning;
+
+    Violation(int code, String meaning) {
+        this.code = code;
+        this.meaning = meaning;
+    }
+
+    /** A stable number for logs and C code; never reused. */
+    public int code() {
+        return code;
+    }
+
+    /** One sentence a user can act on. */
+    public String meaning() {
+        return meaning;
+    }
+}
