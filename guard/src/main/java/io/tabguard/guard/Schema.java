@@ -404,7 +404,9 @@ public final class Schema {
         public Builder data(String memberName, ValueLayout layout) {
             Objects.requireNonNull(layout, "layout");
             cType(layout);
-            ValueLayout native_ = layout.withOrder(ByteOrder.nativeOrder());
+            // The C type decides the place, not the Java spelling: an unaligned or foreign-order layout
+            // (such as AbiV1.LE_INT) is the same C scalar, at its natural alignment, in native order.
+            ValueLayout native_ = layout.withOrder(ByteOrder.nativeOrder()).withByteAlignment(layout.byteSize());
             long offset = place(memberName, native_);
             members.add(new Data(memberName, offset, currentMinor, native_));
             return this;

@@ -96,7 +96,8 @@ public final class TableVerifier {
     /**
      * The version rule. Major and schema id match exactly. Then, for the table's minor {@code t} and the
      * caller's {@code c}: if {@code t <= c} the payload size and slot count are exactly those minor
-     * {@code t} defines; if {@code t > c} the payload extends the caller's and every byte past it is zero.
+     * {@code t} defines; if {@code t > c} the payload is at least the caller's and every byte past the
+     * caller's last member (its tail padding included, where a newer minor's members may sit) is zero.
      */
     private static int checkVersion(MemorySegment t, Schema expected) {
         int major = Short.toUnsignedInt(t.get(LE_SHORT, OFFSET_SCHEMA_MAJOR));
@@ -121,7 +122,7 @@ public final class TableVerifier {
             }
         } else {
             long known = expected.payloadSize(callerMinor);
-            if (payloadSize <= known) {
+            if (payloadSize < known) {
                 throw new TableRejectedException(Violation.PAYLOAD_SIZE, OFFSET_PAYLOAD_SIZE,
                         "a newer minor " + minor + " cannot be smaller than minor " + callerMinor + "'s " + known + " bytes");
             }
@@ -129,7 +130,9 @@ public final class TableVerifier {
                 throw new TableRejectedException(Violation.SLOT_COUNT, OFFSET_SLOT_COUNT,
                         "a newer minor has fewer slots than minor " + callerMinor);
             }
-            for (long offset = HEADER_SIZE + known; offset < HEADER_SIZE + payloadSize; offset++) {
+            // A newer minor's first members may sit in the tail padding of the caller's struct (C puts
+            // them there), so the zero rule starts where the caller's last member ends, not at its size.
+            for (long offset = HEADER_SIZE + endOfMembers(expected, callerMinor); offset < HEADER_SIZE + payloadSize; offset++) {
                 if (t.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset) != 0) {
                     throw new TableRejectedException(Violation.UNKNOWN_MEMBER_NONZERO, offset,
                             "minor " + minor + " has data past what minor " + callerMinor + " knows");
@@ -137,6 +140,15 @@ public final class TableVerifier {
             }
         }
         return minor;
+    }
+
+    /** Where the last member of {@code schema} at {@code minor} ends: its size without tail padding. */
+    private static long endOfMembers(Schema schema, int minor) {
+        long end = 0;
+        for (Schema.Member m : schema.members(minor)) {
+            end = Math.max(end, m.offset() + m.layout().byteSize());
+        }
+        return end;
     }
 
     private static void checkChecksum(byte[] table) {

@@ -1,0 +1,104 @@
+package io.tabguard.audit.internal;
+
+import io.tabguard.audit.EventType;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Messages for operators through {@link System.Logger} {@code io.tabguard.audit}, rate-limited so a
+ * flood of refusals cannot flood the operator's log: at most {@value #MAX_PER_SECOND} messages a
+ * second, then one message saying how many were suppressed. Refusals, quarantines and callbacks that
+ * threw are logged at WARNING, revocations, key rotations and registry events at INFO, the rest at
+ * DEBUG. Never logs key material. Thread-safe.
+ */
+public final class OperatorLog {
+    /** The logger's name. */
+    public static final String NAME = "io.tabguard.audit";
+    static final int MAX_PER_SECOND = 20;
+    private static final Logger LOGGER = System.getLogger(NAME);
+    private static final AtomicLong WINDOW_START = new AtomicLong(System.nanoTime());
+    private static final AtomicInteger IN_WINDOW = new AtomicInteger();
+    private static final AtomicLong SUPPRESSED = new AtomicLong();
+
+    private OperatorLog() {
+    }
+
+    /** The level an event of this type is logged at. */
+    public static Level levelOf(String type) {
+        if (type.equals(EventType.TABLE_REFUSED.name()) || type.equals(EventType.TABLE_QUARANTINED.name())
+                || type.equals(EventType.CALLBACK_THREW.name()) || type.equals(LogRecord.LOG_TORN_TAIL)) {
+            return Level.WARNING;
+        }
+        if (type.equals(EventType.TABLE_REVOKED.name()) || type.equals(EventType.KEY_ROTATED.name())
+                || type.equals(EventType.REGISTRY_OPENED.name()) || type.equals(EventType.REGISTRY_CLOSED.name())
+                || LogRecord.isInternalType(type)) {
+            return Level.INFO;
+        }
+        return Level.DEBUG;
+    }
+
+    /** Logs one event (or one coalesced record of {@code count} events). */
+    public static void event(String type, long serial, String schema, String violation, long offset, String detail,
+                             long count) {
+        Level level = levelOf(type);
+        if (!LOGGER.isLoggable(level) || !admit()) {
+            return;
+        }
+        StringBuilder b = new StringBuilder(96).append(type).append(" serial=").append(serial);
+        if (schema != null) {
+            b.append(" schema=").append(schema);
+        }
+        if (violation != null) {
+            b.append(" violation=").append(violation);
+        }
+        if (offset >= 0) {
+            b.append(" offset=").append(offset);
+        }
+        if (count != 1) {
+            b.append(" count=").append(count);
+        }
+        if (detail != null) {
+            b.append(": ").append(detail);
+        }
+        LOGGER.log(level, b.toString());
+    }
+
+    /** Logs a problem with the log itself (rate-limited). */
+    public static void warn(String message, Throwable cause) {
+        if (!LOGGER.isLoggable(Level.WARNING) || !admit()) {
+            return;
+        }
+        if (cause == null) {
+            LOGGER.log(Level.WARNING, message);
+        } else {
+            LOGGER.log(Level.WARNING, message + ": " + cause);
+        }
+    }
+
+    /** Logs an informational message about the log itself (rate-limited). */
+    public static void info(String message) {
+        if (LOGGER.isLoggable(Level.INFO) && admit()) {
+            LOGGER.log(Level.INFO, message);
+        }
+    }
+
+    private static boolean admit() {
+        long now = System.nanoTime();
+        long start = WINDOW_START.get();
+        if (now - start >= 1_000_000_000L && WINDOW_START.compareAndSet(start, now)) {
+            IN_WINDOW.set(0);
+            long dropped = SUPPRESSED.getAndSet(0);
+            if (dropped > 0) {
+                LOGGER.log(Level.WARNING, dropped + " audit messages were suppressed by the rate limit"
+                        + " (the audit log and JFR still have every event)");
+            }
+        }
+        if (IN_WINDOW.incrementAndGet() <= MAX_PER_SECOND) {
+            return true;
+        }
+        SUPPRESSED.incrementAndGet();
+        return false;
+    }
+}

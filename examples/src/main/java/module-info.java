@@ -1,0 +1,10 @@
+/**
+ * Real consumers of Tabguard tables — glibc's qsort and fopencookie, zlib's allocator hooks — and the
+ * demo. This module plays the embedding application: it makes its own downcalls into those C
+ * libraries, so it is granted native access besides Tabguard's native module.
+ */
+module io.tabguard.examples {
+    requires io.tabguard.registry;
+
+    exports io.tabguard.examples;
+}

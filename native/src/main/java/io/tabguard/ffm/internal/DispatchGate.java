@@ -1,0 +1,239 @@
+package io.tabguard.ffm.internal;
+
+import io.tabguard.guard.TableRejectedException;
+import io.tabguard.guard.Violation;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The check every dispatch through one table passes first. The fast form reads the table's state,
+ * then compares the live table byte for byte with its verified snapshot; any difference at all sends
+ * the call to the slow path, which names the violation with the full checks, quarantines the table,
+ * audits, and refuses.
+ *
+ * <p>Thread-safe. The accept path allocates nothing and takes no lock; state changes, re-signing and
+ * the slow path serialise on the gate.
+ */
+public final class DispatchGate {
+
+    private record Snapshot(byte[] bytes, MemorySegment segment) {}
+
+    private final MemorySegment live;
+    private final long payloadAddress;
+    private final long contextAddress;
+    private final boolean fullCheckEveryCall;
+    private final boolean failStop;
+    private final DispatchTracker tracker;
+    private volatile GateOwner owner;
+    private volatile TableState state = TableState.CLOSED;   // until sealed
+    private volatile Snapshot snapshot;
+
+    /**
+     * A gate that refuses everything until {@link #seal}: stubs are minted before the table is stamped.
+     *
+     * @param live           the whole table (header and payload), in registry-owned native memory
+     * @param contextAddress the context registered with the table, or 0
+     */
+    public DispatchGate(MemorySegment live, long payloadAddress, long contextAddress,
+                        boolean fullCheckEveryCall, boolean failStop, DispatchTracker tracker) {
+        this.live = live;
+        this.payloadAddress = payloadAddress;
+        this.contextAddress = contextAddress;
+        this.fullCheckEveryCall = fullCheckEveryCall;
+        this.failStop = failStop;
+        this.tracker = tracker;
+        this.snapshot = snapshotOf(new byte[(int) live.byteSize()]);
+    }
+
+    /** Set once, before any stub is minted (the table and its gate refer to each other). */
+    public void bindOwner(GateOwner tableOwner) {
+        this.owner = tableOwner;
+    }
+
+    /** Opens the gate on the stamped bytes, which become the verified snapshot. */
+    public synchronized void seal(byte[] stampedBytes) {
+        if (stampedBytes.length != live.byteSize()) {
+            throw new IllegalArgumentException("snapshot and live table differ in size");
+        }
+        snapshot = snapshotOf(stampedBytes);
+        state = TableState.OPEN;
+    }
+
+    private static Snapshot snapshotOf(byte[] bytes) {
+        byte[] copy = bytes.clone();
+        return new Snapshot(copy, MemorySegment.ofArray(copy));
+    }
+
+    public TableState state() {
+        return state;
+    }
+
+    public long payloadAddress() {
+        return payloadAddress;
+    }
+
+    public long contextAddress() {
+        return contextAddress;
+    }
+
+    /** A copy of the verified snapshot. */
+    public byte[] snapshotBytes() {
+        return snapshot.bytes().clone();
+    }
+
+    /** The pointer-sized value at {@code tableOffset} of the verified snapshot (never of the live table). */
+    public long snapshotWord(long tableOffset) {
+        return snapshot.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, tableOffset);
+    }
+
+    /** Admits a native → Java call through {@code slot}; on {@code false} the caller returns the refusal value. */
+    public boolean enter(int slot) {
+        tracker.enter(this);
+        try {
+            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot)) {
+                return true;
+            }
+            if (admitSlowly(slot)) {
+                return true;
+            }
+        } catch (Throwable t) {
+            // Fail closed: whatever went wrong, this call is refused.
+        }
+        tracker.exit();
+        return false;
+    }
+
+    /** {@link #enter(int)}, plus the slot's context argument must be the bound address. */
+    public boolean enterWithPayloadContext(int slot, MemorySegment argument) {
+        return enterWithContext(slot, argument, payloadAddress);
+    }
+
+    public boolean enterWithRegisteredContext(int slot, MemorySegment argument) {
+        return enterWithContext(slot, argument, contextAddress);
+    }
+
+    private boolean enterWithContext(int slot, MemorySegment argument, long expected) {
+        if (!enter(slot)) {
+            return false;
+        }
+        if (argument.address() == expected) {
+            return true;
+        }
+        tracker.exit();
+        refuse(slot, Violation.CONTEXT_MISMATCH, -1, "argument is not the table's bound context");
+        return false;
+    }
+
+    /** Admits a Java → native call, or throws the refusal. On return the caller must {@link #exit()}. */
+    public void enterOrThrow(int slot) {
+        tracker.enter(this);
+        TableRejectedException refusal;
+        try {
+            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot)) {
+                return;
+            }
+            refusal = admitSlowlyOrExplain(slot);
+            if (refusal == null) {
+                return;
+            }
+        } catch (Throwable t) {
+            refusal = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, -1, "check failed: " + t.getClass().getName());
+        }
+        tracker.exit();
+        throw refusal;
+    }
+
+    /** Leaves a dispatch admitted by one of the {@code enter} methods. */
+    public void exit() {
+        tracker.exit();
+    }
+
+    /** Reports a throwing target; never throws itself. */
+    public void targetThrew(int slot, Throwable thrown) {
+        try {
+            owner.callbackThrew(slot, thrown);
+        } catch (Throwable ignored) {
+            // The upcall must return its refusal value whatever happens here.
+        }
+    }
+
+    private boolean liveMatches(Snapshot s) {
+        return MemorySegment.mismatch(live, 0, live.byteSize(), s.segment(), 0, s.bytes().length) == -1;
+    }
+
+    private boolean admitSlowly(int slot) {
+        TableRejectedException refusal = admitSlowlyOrExplain(slot);
+        return refusal == null;
+    }
+
+    private synchronized TableRejectedException admitSlowlyOrExplain(int slot) {
+        TableState s = state;
+        if (s != TableState.OPEN) {
+            return refuse(slot, s.refusal(), -1, null);
+        }
+        boolean matches = liveMatches(snapshot);
+        if (matches && !fullCheckEveryCall) {
+            return null;   // a re-signing raced the fast check and has finished
+        }
+        byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
+        TableRejectedException failed = owner.fullCheck(liveCopy);
+        if (failed == null && !matches) {
+            failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy));
+        }
+        if (failed == null) {
+            return null;
+        }
+        state = TableState.QUARANTINED;
+        owner.quarantined(failed.violation(), failed.offset());
+        return refuse(slot, failed.violation(), failed.offset(), null);
+    }
+
+    private long firstDifference(byte[] liveCopy) {
+        return MemorySegment.mismatch(MemorySegment.ofArray(liveCopy), 0, liveCopy.length,
+                snapshot.segment(), 0, snapshot.bytes().length);
+    }
+
+    private TableRejectedException refuse(int slot, Violation violation, long offset, String detail) {
+        owner.refused(slot, violation, offset, detail);
+        if (failStop) {
+            owner.failStop(violation);
+        }
+        return new TableRejectedException(violation, offset, detail);
+    }
+
+    /**
+     * Moves the table out of {@link TableState#OPEN} and waits until no other thread is inside one of its
+     * targets: when this returns, no target of the table starts again.
+     *
+     * @return false if the table had already left OPEN (the first state change wins)
+     */
+    public boolean retire(TableState newState) {
+        if (newState == TableState.OPEN) {
+            throw new IllegalArgumentException("a table never returns to OPEN");
+        }
+        boolean changed;
+        synchronized (this) {
+            changed = state == TableState.OPEN || newState == TableState.REGISTRY_CLOSED;
+            if (changed) {
+                state = newState;
+            }
+        }
+        tracker.awaitQuiescence(this);
+        return changed;
+    }
+
+    /**
+     * Replaces the live table and its snapshot with re-signed bytes (key rotation). Holding the gate's
+     * lock, so a dispatch that sees the half-written table in the fast path re-checks here and waits.
+     */
+    public synchronized void replace(java.util.function.UnaryOperator<byte[]> resign) {
+        byte[] resigned = resign.apply(snapshot.bytes().clone());
+        snapshot = snapshotOf(resigned);
+    }
+
+    /** The live table's memory, for the owner's stamping under {@link #replace}. */
+    public MemorySegment live() {
+        return live;
+    }
+}

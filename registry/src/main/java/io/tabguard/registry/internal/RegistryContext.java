@@ -1,0 +1,18 @@
+package io.tabguard.registry.internal;
+
+import io.tabguard.audit.SecurityEvent;
+import io.tabguard.ffm.internal.LibraryAllowList;
+import io.tabguard.guard.Violation;
+import io.tabguard.guard.internal.KeyLookup;
+
+/** What a table needs from the registry that owns it. Implementations never throw from {@link #audit}. */
+public interface RegistryContext {
+    KeyLookup keys();
+
+    void audit(SecurityEvent event);
+
+    /** Fail-stop policy: flush the audit trail and halt the process. */
+    void failStop(Violation violation);
+
+    LibraryAllowList allowList();
+}

@@ -1,0 +1,231 @@
+package io.tabguard.registry.internal;
+
+import io.tabguard.audit.EventType;
+import io.tabguard.audit.SecurityEvent;
+import io.tabguard.ffm.internal.DispatchGate;
+import io.tabguard.ffm.internal.GateOwner;
+import io.tabguard.ffm.internal.TableState;
+import io.tabguard.ffm.internal.ValidatedDowncalls;
+import io.tabguard.guard.AbiV1;
+import io.tabguard.guard.Schema;
+import io.tabguard.guard.TableRejectedException;
+import io.tabguard.guard.Violation;
+import io.tabguard.guard.internal.TableStamper;
+import io.tabguard.guard.internal.TableVerifier;
+import io.tabguard.guard.internal.VerifiedTable;
+import io.tabguard.registry.CallbackTable;
+import io.tabguard.registry.TableStatus;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The one implementation of {@link CallbackTable}. Constructed only by the registry's builder; its
+ * gate does the per-dispatch checks, this class the full checks and the audit trail. Thread-safe.
+ */
+public final class TableImpl implements CallbackTable, GateOwner {
+    private final RegistryContext registry;
+    private final Schema schema;
+    private final int minor;
+    private final long serial;
+    private final MemorySegment table;
+    private final MemorySegment payload;
+    private final DispatchGate gate;
+    private final List<Schema.Slot> slots;
+    private final long[] expectedSlots;
+    private final Map<String, MethodHandle> slotHandles = new ConcurrentHashMap<>();
+
+    /**
+     * @param expectedSlots what each slot of {@code schema.members(minor)}'s slots must hold: the
+     *                      trampoline minted for it, an allow-listed function, or 0
+     */
+    public TableImpl(RegistryContext registry, Schema schema, int minor, long serial, MemorySegment table,
+                     DispatchGate gate, long[] expectedSlots) {
+        this.registry = registry;
+        this.schema = schema;
+        this.minor = minor;
+        this.serial = serial;
+        this.table = table;
+        this.payload = table.asSlice(AbiV1.HEADER_SIZE);
+        this.gate = gate;
+        this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
+        this.expectedSlots = expectedSlots.clone();
+    }
+
+    @Override
+    public Schema schema() {
+        return schema;
+    }
+
+    @Override
+    public int minor() {
+        return minor;
+    }
+
+    @Override
+    public long serial() {
+        return serial;
+    }
+
+    @Override
+    public MemorySegment payload() {
+        return payload;
+    }
+
+    public long tableAddress() {
+        return table.address();
+    }
+
+    public MemorySegment tableMemory() {
+        return table;
+    }
+
+    public DispatchGate gate() {
+        return gate;
+    }
+
+    @Override
+    public TableStatus status() {
+        return switch (gate.state()) {
+            case OPEN -> TableStatus.OPEN;
+            case REVOKED -> TableStatus.REVOKED;
+            case CLOSED -> TableStatus.CLOSED;
+            case QUARANTINED -> TableStatus.QUARANTINED;
+            case REGISTRY_CLOSED -> TableStatus.REGISTRY_CLOSED;
+        };
+    }
+
+    @Override
+    public MemorySegment function(String slotName) {
+        Schema.Slot slot = slot(slotName);
+        return MemorySegment.ofAddress(gate.snapshotWord(AbiV1.HEADER_SIZE + slot.offset()));
+    }
+
+    @Override
+    public MethodHandle slotHandle(String slotName) {
+        return slotHandles.computeIfAbsent(slotName, name -> {
+            Schema.Slot slot = slot(name);
+            return ValidatedDowncalls.through(gate, slots.indexOf(slot), AbiV1.HEADER_SIZE + slot.offset(), slot.descriptor());
+        });
+    }
+
+    private Schema.Slot slot(String name) {
+        for (Schema.Slot s : slots) {
+            if (s.name().equals(name)) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("schema " + schema.name() + " minor " + minor + " has no slot " + name);
+    }
+
+    @Override
+    public byte[] verifiedBytes() {
+        return gate.snapshotBytes();
+    }
+
+    @Override
+    public void close() {
+        if (gate.retire(TableState.CLOSED)) {
+            audit(EventType.TABLE_CLOSED, null, -1, null);
+        }
+    }
+
+    /** Revocation, called by the registry. */
+    public void revoke() {
+        if (gate.retire(TableState.REVOKED)) {
+            audit(EventType.TABLE_REVOKED, null, -1, null);
+        }
+    }
+
+    /**
+     * Completes an import: the copy passed checks 2-5 against this table's address; now state and slots,
+     * and the copy must be this table's verified snapshot.
+     */
+    public void acceptImported(VerifiedTable copy) {
+        TableState state = gate.state();
+        if (state != TableState.OPEN) {
+            throw new TableRejectedException(state.refusal(), -1);
+        }
+        checkSlots(copy.bytes());
+        byte[] snapshot = gate.snapshotBytes();
+        long difference = MemorySegment.mismatch(MemorySegment.ofArray(copy.bytes()), 0, copy.bytes().length,
+                MemorySegment.ofArray(snapshot), 0, snapshot.length);
+        if (difference != -1) {
+            throw new TableRejectedException(Violation.SNAPSHOT_MISMATCH, difference);
+        }
+    }
+
+    /** Re-signs under the registry's current key (rotation); the caller holds the registry's stamping lock. */
+    public void resign(long epoch, io.tabguard.guard.internal.SigningKey key) {
+        gate.replace(bytes -> TableStamper.resign(gate.live(), bytes, epoch, key, table.address()));
+    }
+
+    @Override
+    public TableRejectedException fullCheck(byte[] liveBytes) {
+        try {
+            TableVerifier.verify(MemorySegment.ofArray(liveBytes), table.address(), schema.atMinor(minor), registry.keys());
+            checkSlots(liveBytes);
+            return null;
+        } catch (TableRejectedException refused) {
+            return refused;
+        } catch (Throwable unexpected) {
+            return new TableRejectedException(Violation.SNAPSHOT_MISMATCH, -1, "check failed: " + unexpected.getClass().getName());
+        }
+    }
+
+    /** Check 7: a required slot is non-null, and each non-null slot holds exactly what was minted for that place. */
+    private void checkSlots(byte[] bytes) {
+        MemorySegment t = MemorySegment.ofArray(bytes);
+        for (int i = 0; i < slots.size(); i++) {
+            Schema.Slot s = slots.get(i);
+            long offset = AbiV1.HEADER_SIZE + s.offset();
+            long pointer = t.get(AbiV1.LE_LONG, offset);
+            if (pointer == 0) {
+                if (s.required()) {
+                    throw new TableRejectedException(Violation.NULL_REQUIRED_SLOT, offset, "slot " + s.name());
+                }
+                if (expectedSlots[i] != 0) {
+                    throw new TableRejectedException(Violation.FOREIGN_SLOT, offset, "slot " + s.name() + " was emptied");
+                }
+            } else if (pointer != expectedSlots[i]) {
+                throw new TableRejectedException(Violation.FOREIGN_SLOT, offset, "slot " + s.name());
+            }
+        }
+    }
+
+    @Override
+    public void refused(int slot, Violation violation, long offset, String detail) {
+        String where = slot >= 0 && slot < slots.size() ? "slot " + slots.get(slot).name() : null;
+        audit(EventType.TABLE_REFUSED, violation, offset, detail == null ? where : where + ": " + detail);
+    }
+
+    @Override
+    public void quarantined(Violation violation, long offset) {
+        audit(EventType.TABLE_QUARANTINED, violation, offset, null);
+    }
+
+    @Override
+    public void callbackThrew(int slot, Throwable thrown) {
+        // The exception's class only: its message may carry data the callback was handling.
+        String where = slot >= 0 && slot < slots.size() ? "slot " + slots.get(slot).name() : "slot ?";
+        audit(EventType.CALLBACK_THREW, null, -1, where + " threw " + thrown.getClass().getName());
+    }
+
+    @Override
+    public void failStop(Violation violation) {
+        registry.failStop(violation);
+    }
+
+    public void audit(EventType type, Violation violation, long offset, String detail) {
+        registry.audit(SecurityEvent.of(type, serial, schema.name(), schema.id(),
+                violation == null ? null : violation.name(), offset, detail));
+    }
+
+    @Override
+    public String toString() {
+        return "CallbackTable[" + schema.name() + " " + schema.major() + "." + minor + ", serial " + serial + ", " + status() + "]";
+    }
+}
