@@ -101,6 +101,41 @@ public final class Registry implements AutoCloseable {
         return new TableBuilder(this, schema);
     }
 
+    /**
+     * Builds a table from an implementation of a {@link CallbackSchema} interface: each
+     * {@link CallbackSlot} method becomes a slot bound to {@code implementation}.
+     */
+    public <T> CallbackTable table(Class<T> callbackInterface, T implementation) {
+        Objects.requireNonNull(implementation, "implementation");
+        Schema schema = InterfaceSchemas.schemaOf(callbackInterface);
+        TableBuilder builder = builder(schema);
+        for (java.lang.reflect.Method m : InterfaceSchemas.slotMethods(callbackInterface)) {
+            try {
+                builder.bind(m.getName(), java.lang.invoke.MethodHandles.publicLookup().unreflect(m).bindTo(implementation));
+            } catch (IllegalAccessException e) {
+                throw new IllegalArgumentException(callbackInterface.getName() + " must be public and in an exported package", e);
+            }
+        }
+        return builder.build();
+    }
+
+    /**
+     * A typed view that calls through {@code table} from Java: each method checks the table, then makes
+     * a validated downcall into the slot. A refused call throws {@link TableRejectedException}.
+     *
+     * @throws IllegalArgumentException if the table was not built for the interface's schema
+     */
+    public <T> T proxy(Class<T> callbackInterface, CallbackTable table) {
+        Schema schema = InterfaceSchemas.schemaOf(callbackInterface);
+        TableImpl t = own(table);
+        if (t.schema().id() != schema.id() || !t.schema().name().equals(schema.name())) {
+            throw new IllegalArgumentException("table of schema " + t.schema().name() + " is not a " + schema.name());
+        }
+        return callbackInterface.cast(java.lang.reflect.Proxy.newProxyInstance(callbackInterface.getClassLoader(),
+                new Class<?>[]{callbackInterface},
+                new io.tabguard.registry.internal.TableProxy(callbackInterface, t, InterfaceSchemas.slotMethods(callbackInterface))));
+    }
+
     public long keyEpoch() {
         return keys.epoch();
     }
@@ -249,7 +284,6 @@ public final class Registry implements AutoCloseable {
             }
         }
         long[] expected = new long[slots.size()];
-        TableImpl[] self = new TableImpl[1];
         for (int i = 0; i < slots.size(); i++) {
             Schema.Slot s = slots.get(i);
             TableBuilder.Binding b = bindings.get(s.name());
@@ -275,7 +309,6 @@ public final class Registry implements AutoCloseable {
             ensureOpen();
             long serial = serials.getAndIncrement();
             TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
-            self[0] = table;
             gate.bindOwner(table);
             byte[] stamped = TableStamper.stamp(memory, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
             gate.seal(stamped);

@@ -1,0 +1,21 @@
+package io.tabguard.registry;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * Marks a public interface whose {@link CallbackSlot}-annotated methods define a table's schema; see
+ * {@link InterfaceSchemas#schemaOf(Class)}.
+ */
+@Documented
+@Retention(RetentionPolicy.RUNTIME)
+@Target(ElementType.TYPE)
+public @interface CallbackSchema {
+    /** The schema's name (a C-like identifier; dots, colons and dashes allowed). */
+    String name();
+
+    int major() default 1;
+}

@@ -1,0 +1,29 @@
+package io.tabguard.registry;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * A method of a {@link CallbackSchema} interface that is a slot of the table. Parameter and return
+ * types map to C as {@code byte}→i8, {@code short}→i16, {@code int}→i32, {@code long}→i64,
+ * {@code float}, {@code double}, {@code MemorySegment}→pointer; nothing else is accepted.
+ */
+@Documented
+@Retention(RetentionPolicy.RUNTIME)
+@Target(ElementType.METHOD)
+public @interface CallbackSlot {
+    /** Position of the slot in the struct, from 0; positions are unique and contiguous. */
+    int order();
+
+    /** The minor that introduced the slot; never decreases with {@link #order()}. */
+    int since() default 0;
+
+    /**
+     * What a refused call returns, as Java source would write it ({@code "-1"}, {@code "0.0"}); empty
+     * means 0 for numbers and NULL for pointers. Ignored for void methods.
+     */
+    String refusal() default "";
+}
