@@ -71,13 +71,26 @@ public final class Registry implements AutoCloseable {
     private final LibraryAllowList allowList;
     private final AuditSink audit;
     private final boolean ownsAudit;
+    private final Optional<java.nio.file.Path> auditLogPath;
     private final Context context = new Context();
 
     private Registry(RegistryOptions options) {
         this.options = options;
-        this.allowList = new LibraryAllowList(options.allowedLibraries(), arena);
+        try {
+            this.allowList = new LibraryAllowList(options.allowedLibraries(), arena);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
         this.ownsAudit = options.auditSink().isEmpty();
-        this.audit = options.auditSink().orElseGet(() -> AuditSinks.open(options.auditLog()));
+        if (options.auditSink().isPresent()) {
+            this.audit = options.auditSink().get();
+            this.auditLogPath = Optional.empty();
+        } else {
+            io.tabguard.audit.AuditLog log = AuditSinks.open(options.auditLog());
+            this.audit = log;
+            this.auditLogPath = Optional.of(log.path());
+        }
         context.audit(SecurityEvent.of(EventType.REGISTRY_OPENED, 0, null, 0, null, -1,
                 "policy " + options.refusalPolicy() + ", checks " + options.checkMode() + ", key epoch " + keys.epoch()));
     }
@@ -93,6 +106,11 @@ public final class Registry implements AutoCloseable {
 
     public RegistryOptions options() {
         return options;
+    }
+
+    /** The audit log this registry writes, unless the caller supplied its own sink. */
+    public Optional<java.nio.file.Path> auditLogPath() {
+        return auditLogPath;
     }
 
     /** Starts a table of {@code schema}. */

@@ -1,26 +1,53 @@
 package io.tabguard.registry.internal;
 
-import io.tabguard.audit.AuditSink;
-import io.tabguard.audit.SecurityEvent;
+import io.tabguard.audit.AuditLog;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
-/** Opens the audit sink a registry writes to when the caller did not supply one. */
+/**
+ * Opens the audit log a registry writes to when the caller supplied no sink: the given file, else a new
+ * file in the default directory — the system property {@code tabguard.audit.dir}, else the environment
+ * variable {@code TABGUARD_AUDIT_DIR}, else {@code ~/.tabguard/audit}.
+ */
 public final class AuditSinks {
+    private static final AtomicInteger OPENED = new AtomicInteger();
+
     private AuditSinks() {}
 
-    public static AuditSink open(Optional<Path> logFile) {
-        System.Logger logger = System.getLogger("io.tabguard.registry");
-        return new AuditSink() {
-            @Override
-            public void record(SecurityEvent event) {
-                logger.log(System.Logger.Level.DEBUG, event::toString);
+    public static AuditLog open(Optional<Path> logFile) {
+        Path file = logFile.orElseGet(AuditSinks::defaultFile);
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
             }
+            return AuditLog.open(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the audit log " + file, e);
+        }
+    }
 
-            @Override
-            public void close() {
-            }
-        };
+    public static Path defaultDirectory() {
+        String configured = System.getProperty("tabguard.audit.dir");
+        if (configured == null || configured.isBlank()) {
+            configured = System.getenv("TABGUARD_AUDIT_DIR");
+        }
+        if (configured != null && !configured.isBlank()) {
+            return Path.of(configured);
+        }
+        return Path.of(System.getProperty("user.home"), ".tabguard", "audit");
+    }
+
+    private static Path defaultFile() {
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        return defaultDirectory().resolve("registry-" + stamp + "-" + ProcessHandle.current().pid()
+                + "-" + OPENED.incrementAndGet() + ".jsonl");
     }
 }
