@@ -5,8 +5,9 @@ package io.tabguard.guard;
  * {@link #code() codes} and their meaning are stable across releases: new ones may be added, none is
  * renamed, renumbered or removed.
  *
- * <p>Listed in the order the checks run: extent, structure, version, checksum, signature, state,
- * slots, then the per-call context check.
+ * <p>Listed by check: extent, structure, version, checksum, signature, state, slots, then the
+ * per-call context check. Within the version check the major is compared before the schema id (the
+ * id hashes the major, so the other order would never name {@link #SCHEMA_MAJOR}).
  */
 public enum Violation {
     /** A raw address that no table of this registry starts at; it was not read. */
