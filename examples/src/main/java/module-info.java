@@ -4,7 +4,7 @@
  * libraries, so it is granted native access besides Tabguard's native module.
  */
 module io.tabguard.examples {
-    requires io.tabguard.registry;
+    requires transitive io.tabguard.registry;   // the examples' API takes and returns Registry, CallbackTable, Schema
 
     exports io.tabguard.examples;
 }

@@ -21,6 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * glibc's {@code qsort} sorting ints through a comparator that lives in a verified one-slot table.
  * Not thread-safe per instance; holds no native memory of its own beyond a call.
  */
+@SuppressWarnings("restricted")   // the application calls qsort itself: this module is granted native access
 public final class SortWithGuardedComparator {
     /** {@code int (*compar)(const void *, const void *)}; a refused call answers 0 ("equal"). */
     public static final Schema COMPARATOR = Schema.builder("tabguard.example.qsort_comparator", 1)

@@ -14,6 +14,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+@SuppressWarnings("restricted")
 class SortWithGuardedComparatorTest {
 
     @Test

@@ -1,0 +1,41 @@
+package io.tabguard.examples;
+
+import io.tabguard.guard.Violation;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class DemoTest {
+
+    @Test
+    void everyAttackIsRefusedWithANamedViolationAndTheDemoExitsZero() {
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        int exit = Demo.run(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        String output = buffer.toString(StandardCharsets.UTF_8);
+
+        assertEquals(0, exit, output);
+        List<String> attacks = output.lines().filter(l -> l.startsWith("attack ")).toList();
+        assertEquals(7, attacks.size(), output);
+        assertEquals(Set.of("a", "b", "c", "d", "e", "f"),
+                attacks.stream().map(l -> l.substring(7, 8)).collect(Collectors.toSet()), output);
+        Set<String> violations = Arrays.stream(Violation.values()).map(Violation::name).collect(Collectors.toSet());
+        for (String line : attacks) {
+            String named = line.substring(line.indexOf("->") + 2).trim().split("\\s+")[0];
+            assertTrue(violations.contains(named), "no violation named in: " + line);
+            assertTrue(line.endsWith("process alive"), line);
+        }
+        assertTrue(attacks.stream().anyMatch(l -> l.contains("CONTEXT_MISMATCH")), output);
+        assertTrue(attacks.stream().anyMatch(l -> l.contains("REVOKED")), output);
+        assertEquals(2, output.lines().filter(l -> l.startsWith("honest") && l.endsWith("-> ok")).count(), output);
+        assertTrue(output.contains("all 7 attacks refused"), output);
+        assertFalse(output.contains("Exception"), "no stack traces or exception names: " + output);
+    }
+}

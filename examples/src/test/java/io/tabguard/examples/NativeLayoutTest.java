@@ -1,0 +1,70 @@
+package io.tabguard.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.MemoryLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The C compiler, reading glibc's and zlib's own headers, agrees with the layouts the examples hand to C. */
+class NativeLayoutTest {
+    private static final String[] Z_FIELDS = {"next_in", "avail_in", "total_in", "next_out", "avail_out", "total_out",
+            "msg", "state", "zalloc", "zfree", "opaque", "data_type", "adler", "reserved"};
+    private static final String[] COOKIE_FIELDS = {"read", "write", "seek", "close"};
+
+    @Test
+    void cookieIoFunctionsAndZStreamMatchWhatGccComputesFromTheSystemHeaders(@TempDir Path dir) throws Exception {
+        StringBuilder c = new StringBuilder("#define _GNU_SOURCE\n#include <stdio.h>\n#include <stddef.h>\n#include <zlib.h>\n"
+                + "int main(void) {\n");
+        c.append("  printf(\"%zu\\n\", sizeof(cookie_io_functions_t));\n");
+        for (String f : COOKIE_FIELDS) {
+            c.append("  printf(\"%zu\\n\", offsetof(cookie_io_functions_t, ").append(f).append("));\n");
+        }
+        c.append("  printf(\"%zu\\n\", sizeof(z_stream));\n");
+        for (String f : Z_FIELDS) {
+            c.append("  printf(\"%zu\\n\", offsetof(z_stream, ").append(f).append("));\n");
+        }
+        c.append("  return 0;\n}\n");
+        Path source = dir.resolve("layouts.c");
+        Files.writeString(source, c);
+        Path exe = dir.resolve("layouts");
+        assumeTrue(run(dir, "gcc", "-o", exe.toString(), source.toString()) != null, "gcc with zlib.h is not available");
+        List<Long> values = run(dir, exe.toString()).lines().map(String::trim).map(Long::parseLong).toList();
+
+        List<Long> expected = new ArrayList<>();
+        expected.add(GuardedCookieStream.COOKIE_IO_LAYOUT.byteSize());
+        for (String f : COOKIE_FIELDS) {
+            expected.add(GuardedCookieStream.COOKIE_IO.member(f).orElseThrow().offset());
+        }
+        expected.add(GuardedZlib.Z_STREAM.byteSize());
+        for (String f : Z_FIELDS) {
+            expected.add(GuardedZlib.Z_STREAM.byteOffset(MemoryLayout.PathElement.groupElement(f)));
+        }
+        assertEquals(expected, values);
+        assertEquals(112, GuardedZlib.Z_STREAM.byteSize());
+    }
+
+    /** stdout of the command, or null if it could not run or failed. */
+    private static String run(Path dir, String... command) throws IOException, InterruptedException {
+        Process p;
+        try {
+            p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        } catch (IOException notInstalled) {
+            return null;
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            return null;
+        }
+        return out;
+    }
+}
