@@ -96,6 +96,7 @@ MODULE_PATH="$(module_jar examples):$LIB"
 case "$cmd" in
   demo)
     exec "$JAVA" --illegal-native-access=deny --enable-native-access=io.tabguard.ffm,io.tabguard.examples \
+      -Djava.util.logging.config.file="$ROOT/scripts/demo-logging.properties" \
       --module-path "$MODULE_PATH" -m io.tabguard.examples/io.tabguard.examples.Demo "$@"
     ;;
   audit)

@@ -53,7 +53,8 @@ import java.util.concurrent.locks.LockSupport;
  *       writer thread itself.</li>
  *   <li>If the queue is full, it does not wait: the event is counted in a per-(type, serial,
  *       violation) counter, which the writer writes as one record with {@code count} N and
- *       {@code firstTime}/{@code lastTime}; its other fields are those of the first event counted.
+ *       {@code firstTime}/{@code lastTime}; its schema, schema id, offset and detail are those of the
+ *       event that started the counter, and its {@code time} is {@code lastTime}.
  *       Such records follow the queued ones, so under a flood the log's order is not the call order.
  *       No event is dropped without being counted.</li>
  *   <li>If the log is closed, or writing fails, the event is counted in {@link #failures()} and
@@ -123,22 +124,27 @@ public final class AuditLog implements AuditSink {
             return new Options(256, FsyncPolicy.EVERY_CHECKPOINT, 8192, true, Duration.ofSeconds(2));
         }
 
+        /** A copy with another {@link #checkpointEvery()}. */
         public Options withCheckpointEvery(int n) {
             return new Options(n, fsync, queueCapacity, synchronous, syncTimeout);
         }
 
+        /** A copy with another {@link #fsync()} policy. */
         public Options withFsync(FsyncPolicy policy) {
             return new Options(checkpointEvery, policy, queueCapacity, synchronous, syncTimeout);
         }
 
+        /** A copy with another {@link #queueCapacity()}. */
         public Options withQueueCapacity(int capacity) {
             return new Options(checkpointEvery, fsync, capacity, synchronous, syncTimeout);
         }
 
+        /** A copy with another {@link #synchronous()} setting. */
         public Options withSynchronous(boolean sync) {
             return new Options(checkpointEvery, fsync, queueCapacity, sync, syncTimeout);
         }
 
+        /** A copy with another {@link #syncTimeout()}. */
         public Options withSyncTimeout(Duration timeout) {
             return new Options(checkpointEvery, fsync, queueCapacity, synchronous, timeout);
         }
@@ -414,11 +420,19 @@ public final class AuditLog implements AuditSink {
 
     /**
      * Waits until every event recorded before this call has been written to the log (and forced to
-     * storage unless {@link FsyncPolicy#NEVER}). Returns at once if the log is closed; returns early
+     * storage unless {@link FsyncPolicy#NEVER}). On a closed log, waits for the writer to finish; returns early
      * if the calling thread is interrupted (with its interrupt status set). Never throws.
      */
     public void flush() {
-        if (closed || Thread.currentThread() == writer) {
+        if (Thread.currentThread() == writer) {
+            return;
+        }
+        if (closed) {
+            try {
+                writer.join(); // close() is writing everything; wait for it to finish
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             return;
         }
         FlushItem f = new FlushItem();
@@ -559,7 +573,8 @@ public final class AuditLog implements AuditSink {
         eventsInBatch += drainOverflow(out, written);
         if (close) {
             appendRecord(out, LogRecord.create(nextSeq, Instant.now().toString(), LogRecord.LOG_CLOSED, 0, null, 0,
-                    null, -1, "closed", 1, null, null, prevHash), true);
+                    null, -1, "closed; events coalesced: " + coalesced.get() + ", failures: " + failures.get(), 1, null, null,
+                    prevHash), true);
             if (sinceCheckpoint > 0) {
                 appendCheckpoint(out);
             }
@@ -610,7 +625,7 @@ public final class AuditLog implements AuditSink {
             long last = c.lastNanos.get();
             LogRecord r;
             if (n == 1) {
-                r = LogRecord.create(nextSeq, e.time().toString(), e.type().name(), e.tableSerial(), e.schemaName(),
+                r = LogRecord.create(nextSeq, instantOf(last), e.type().name(), e.tableSerial(), e.schemaName(),
                         e.schemaId(), e.violation(), e.offset(), e.detail(), 1, null, null, prevHash);
             } else {
                 r = LogRecord.create(nextSeq, instantOf(last), e.type().name(), e.tableSerial(), e.schemaName(),

@@ -1,6 +1,9 @@
 package io.tabguard.examples;
 
+import io.tabguard.audit.AuditLog;
 import io.tabguard.audit.AuditSink;
+import io.tabguard.audit.AuditVerifier;
+import io.tabguard.audit.VerificationReport;
 import io.tabguard.audit.EventType;
 import io.tabguard.audit.SecurityEvent;
 import io.tabguard.guard.AbiV1;
@@ -32,12 +35,23 @@ public final class Demo {
     private Demo() {}
 
     public static void main(String[] args) {
-        System.exit(run(System.out));
+        System.exit(run(System.out, defaultAuditDirectory()));
     }
 
-    /** Runs the demo, printing to {@code out}; returns the exit code (0: all attacks refused, all honest calls worked). */
-    public static int run(PrintStream out) {
-        return new Run(out).execute();
+    /**
+     * Runs the demo, printing to {@code out} and writing its audit log in {@code auditDirectory}; returns
+     * the exit code (0: all attacks refused, all honest calls worked, the audit log verified intact).
+     */
+    public static int run(PrintStream out, java.nio.file.Path auditDirectory) {
+        return new Run(out, auditDirectory).execute();
+    }
+
+    /** {@code $TABGUARD_AUDIT_DIR}, else {@code ~/.tabguard/audit}: where the registry's own default log goes too. */
+    static java.nio.file.Path defaultAuditDirectory() {
+        String configured = System.getenv("TABGUARD_AUDIT_DIR");
+        return configured != null && !configured.isBlank()
+                ? java.nio.file.Path.of(configured)
+                : java.nio.file.Path.of(System.getProperty("user.home"), ".tabguard", "audit");
     }
 
     /** One run of the demo: its registry, its in-memory audit trail, its tally. Confined to one thread. */
@@ -49,37 +63,46 @@ public final class Demo {
         private int attacks;
         private int refused;
         private Registry registry;
+        private final java.nio.file.Path auditDirectory;
 
-        Run(PrintStream out) {
+        Run(PrintStream out, java.nio.file.Path auditDirectory) {
             this.out = out;
+            this.auditDirectory = auditDirectory;
         }
 
         int execute() {
             out.println("Tabguard demo: a verified callback table handed to glibc's fopencookie(), then attacked.");
             out.println();
+            java.nio.file.Path logFile = null;
             try (Arena attacker = Arena.ofConfined()) {
-                // ---- AUDIT LOG WIRING: the one place to change --------------------------------------------
-                // The audit module's tamper-evident log is still being finished, so the demo keeps its
-                // security events in memory. To write the real log instead, drop auditSink(...) (the registry
-                // then opens its default log) or pass auditLog(path); the summary below prints
-                // registry.auditLogPath() whenever the registry has one.
-                RegistryOptions options = RegistryOptions.builder().auditSink(new MemorySink(events)).build();
-                // -------------------------------------------------------------------------------------------
-                registry = Registry.open(options);
-                try {
-                    honestRoundTrip("write with fprintf, read back with fread", true);
-                    attacks(attacker);
-                    honestRoundTrip("a fresh table after all the attacks", false);
-                } finally {
-                    // Every FILE is closed before the registry frees the trampolines it points to.
-                    streams.forEach(GuardedCookieStream::close);
-                    Optional<java.nio.file.Path> log = registry.auditLogPath();
-                    registry.close();
-                    out.println();
-                    out.println("audit     " + log.map(p -> "log: " + p)
-                            .orElse(events.size() + " security events recorded (in memory; no audit log file wired yet)"));
+                java.nio.file.Files.createDirectories(auditDirectory);
+                logFile = auditDirectory.resolve("demo-" + java.time.LocalDateTime.now().format(
+                        java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-" + ProcessHandle.current().pid() + ".jsonl");
+                // The demo reads the events back to print each violation, and writes them to a real,
+                // signed audit log that it verifies at the end.
+                try (AuditLog log = AuditLog.open(logFile)) {
+                    RegistryOptions options = RegistryOptions.builder().auditSink(new TeeSink(events, log)).build();
+                    registry = Registry.open(options);
+                    try {
+                        honestRoundTrip("write with fprintf, read back with fread", true);
+                        attacks(attacker);
+                        honestRoundTrip("a fresh table after all the attacks", false);
+                    } finally {
+                        // Every FILE is closed before the registry frees the trampolines it points to.
+                        streams.forEach(GuardedCookieStream::close);
+                        registry.close();
+                    }
                 }
-            } catch (RuntimeException | Error e) {
+                VerificationReport report = AuditVerifier.verify(logFile);
+                out.println();
+                out.println("audit     " + events.size() + " security events in " + logFile);
+                out.println("          ./tabguard audit verify " + logFile + "  ->  " + (report.intact()
+                        ? "intact (" + report.records() + " records, " + report.checkpoints() + " signed checkpoints)"
+                        : "NOT INTACT: " + report.describe()));
+                if (!report.intact()) {
+                    failures.add("the audit log did not verify: " + report.describe());
+                }
+            } catch (RuntimeException | Error | java.io.IOException e) {
                 failures.add("the demo itself failed: " + describe(e));
             }
             if (failures.isEmpty() && refused == attacks) {
@@ -244,12 +267,13 @@ public final class Demo {
         }
     }
 
-    /** Keeps the registry's security events in a list. Thread-safe (callbacks may record from any thread). */
-    private record MemorySink(List<SecurityEvent> events) implements AuditSink {
+    /** Keeps the registry's security events in a list and passes them on to the log. Thread-safe. */
+    private record TeeSink(List<SecurityEvent> events, AuditSink log) implements AuditSink {
         @Override
         public void record(SecurityEvent event) {
             if (event != null) {
                 events.add(event);
+                log.record(event);
             }
         }
 

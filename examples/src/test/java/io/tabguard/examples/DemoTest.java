@@ -16,9 +16,9 @@ import static org.junit.jupiter.api.Assertions.*;
 class DemoTest {
 
     @Test
-    void everyAttackIsRefusedWithANamedViolationAndTheDemoExitsZero() {
+    void everyAttackIsRefusedWithANamedViolationAndTheDemoExitsZero(@org.junit.jupiter.api.io.TempDir java.nio.file.Path auditDir) throws Exception {
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        int exit = Demo.run(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        int exit = Demo.run(new PrintStream(buffer, true, StandardCharsets.UTF_8), auditDir);
         String output = buffer.toString(StandardCharsets.UTF_8);
 
         assertEquals(0, exit, output);
@@ -37,5 +37,13 @@ class DemoTest {
         assertEquals(2, output.lines().filter(l -> l.startsWith("honest") && l.endsWith("-> ok")).count(), output);
         assertTrue(output.contains("all 7 attacks refused"), output);
         assertFalse(output.contains("Exception"), "no stack traces or exception names: " + output);
+        try (var logs = java.nio.file.Files.list(auditDir)) {
+            java.nio.file.Path log = logs.filter(p -> p.toString().endsWith(".jsonl")).findFirst().orElseThrow();
+            assertTrue(output.contains("./tabguard audit verify " + log + "  ->  intact"), output);
+            String text = java.nio.file.Files.readString(log);
+            for (String violation : List.of("CHECKSUM", "SIGNATURE", "REVOKED", "CONTEXT_MISMATCH")) {
+                assertTrue(text.contains("\"" + violation + "\""), violation + " not in the audit log");
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ import io.tabguard.guard.internal.KeyLookup;
 import io.tabguard.guard.internal.TableStamper;
 import io.tabguard.guard.internal.TableVerifier;
 import io.tabguard.guard.internal.VerifiedTable;
-import io.tabguard.registry.internal.AuditSinks;
+import io.tabguard.registry.internal.DefaultAuditLog;
 import io.tabguard.registry.internal.KeyRing;
 import io.tabguard.registry.internal.RegistryContext;
 import io.tabguard.registry.internal.TableImpl;
@@ -87,7 +87,7 @@ public final class Registry implements AutoCloseable {
             this.audit = options.auditSink().get();
             this.auditLogPath = Optional.empty();
         } else {
-            io.tabguard.audit.AuditLog log = AuditSinks.open(options.auditLog());
+            io.tabguard.audit.AuditLog log = DefaultAuditLog.open(options.auditLog());
             this.audit = log;
             this.auditLogPath = Optional.of(log.path());
         }

@@ -224,7 +224,7 @@ public final class LogFormat {
         if (s.length() != 16 || !isLowerHex(s)) {
             throw new LogFormatException(k + " is not 16 lowercase hex digits");
         }
-        return HEX.fromHexDigitsToLong(s);
+        return HexFormat.fromHexDigitsToLong(s);
     }
 
     private static byte[] hash32(Map<String, Object> m, String k) throws LogFormatException {

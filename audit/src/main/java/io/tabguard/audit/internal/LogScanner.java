@@ -34,6 +34,7 @@ public final class LogScanner {
     private long lines;
     private long goodBytes;
     private final List<byte[]> leaves = new ArrayList<>();
+    private final List<byte[]> recordHashes = new ArrayList<>();
     private final List<CheckpointAt> checkpointList = new ArrayList<>();
 
     // first failure
@@ -98,7 +99,7 @@ public final class LogScanner {
             if (!newline) {
                 totalBytes = offset;
                 boolean uncovered = lastCheckpointSize < records;
-                fail(Reason.TRUNCATED, lastCheckpointSize == records ? records : lastCheckpointSize,
+                fail(Reason.TRUNCATED, lastCheckpointSize,
                         uncovered ? firstUncoveredLine : lines, "the last line is incomplete (no newline, "
                         + (offset - lineStart) + " bytes)" + (uncovered ? " and records " + lastCheckpointSize
                         + ".." + (records - 1) + " are not covered by a signed checkpoint" : ""), true);
@@ -151,6 +152,7 @@ public final class LogScanner {
             frontier.append(r.hash());
             if (collectLeaves) {
                 leaves.add(Merkle.leafHash(r.hash()));
+                recordHashes.add(r.hash());
             }
             records++;
             return true;
@@ -161,6 +163,10 @@ public final class LogScanner {
                     : Checkpoint.parseUnverified(parsed.checkpointNote());
         } catch (IllegalArgumentException e) {
             return fail(Reason.BAD_CHECKPOINT_SIGNATURE, records, lines, "checkpoint refused: " + e.getMessage(), false);
+        }
+        if (cp.treeSize() == lastCheckpointSize) {
+            return fail(Reason.CHECKPOINT_SIZE_MISMATCH, records, lines,
+                    "a checkpoint that covers no new record (tree size " + cp.treeSize() + ": duplicated or empty)", false);
         }
         if (cp.treeSize() != records) {
             return fail(Reason.CHECKPOINT_SIZE_MISMATCH, Math.min(cp.treeSize(), records), lines,
@@ -253,6 +259,11 @@ public final class LogScanner {
     /** The leaf hashes (only when collected). */
     public List<byte[]> leaves() {
         return leaves;
+    }
+
+    /** The record hashes (only when collected). */
+    public List<byte[]> recordHashes() {
+        return recordHashes;
     }
 
     public List<CheckpointAt> checkpointList() {

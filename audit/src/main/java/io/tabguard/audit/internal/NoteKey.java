@@ -49,7 +49,8 @@ public final class NoteKey {
 
     /** Parses a verifier key ({@code name+hexid+base64}). */
     public static NoteKey parseVerifier(String text) {
-        String[] parts = text.strip().split("\\+", -1);
+        // base64 may itself contain '+': only the first two '+' separate fields (as Go's note package does)
+        String[] parts = text.strip().split("\\+", 3);
         if (parts.length != 3) {
             throw new IllegalArgumentException("a verifier key has the form <name>+<hex key id>+<base64 key>");
         }
@@ -62,7 +63,7 @@ public final class NoteKey {
 
     /** Parses a signer key ({@code PRIVATE+KEY+name+hexid+base64}). */
     public static NoteKey parseSigner(String text) {
-        String[] parts = text.strip().split("\\+", -1);
+        String[] parts = text.strip().split("\\+", 5);
         if (parts.length != 5 || !parts[0].equals("PRIVATE") || !parts[1].equals("KEY")) {
             throw new IllegalArgumentException("a signer key has the form PRIVATE+KEY+<name>+<hex key id>+<base64 key>");
         }

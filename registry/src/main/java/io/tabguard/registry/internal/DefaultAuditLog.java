@@ -16,13 +16,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * file in the default directory — the system property {@code tabguard.audit.dir}, else the environment
  * variable {@code TABGUARD_AUDIT_DIR}, else {@code ~/.tabguard/audit}.
  */
-public final class AuditSinks {
+public final class DefaultAuditLog {
     private static final AtomicInteger OPENED = new AtomicInteger();
 
-    private AuditSinks() {}
+    private DefaultAuditLog() {}
 
     public static AuditLog open(Optional<Path> logFile) {
-        Path file = logFile.orElseGet(AuditSinks::defaultFile);
+        Path file = logFile.orElseGet(DefaultAuditLog::defaultFile);
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {

@@ -1,0 +1,68 @@
+package io.tabguard.audit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tabguard.audit.internal.KeyFiles;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AuditCommandTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private int run(String... args) {
+        out.reset();
+        err.reset();
+        return AuditCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void intactLogExitsZeroAndTamperedLogExitsOne() throws Exception {
+        Path log = Fixtures.writeLog(dir, "cli.log", 50, 16);
+        assertEquals(0, run("verify", log.toString()));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("INTACT: 52 records"), out.toString());
+        assertEquals(0, run("audit", "verify", log.toString(), "--key", KeyFiles.pubPath(log).toString()));
+
+        List<String> lines = new ArrayList<>(Fixtures.lines(log));
+        lines.set(10, lines.get(10).replace("\"serial\":", "\"serial\":9"));
+        Files.write(log, lines, StandardCharsets.US_ASCII);
+        assertEquals(1, run("verify", log.toString()));
+        String report = out.toString(StandardCharsets.UTF_8);
+        assertTrue(report.contains("NOT INTACT: HASH_MISMATCH at record seq 10 (line 11)"), report);
+    }
+
+    @Test
+    void wrongKeyExitsOne() throws Exception {
+        Path a = Fixtures.writeLog(dir, "a.log", 5, 16);
+        Path b = Fixtures.writeLog(dir, "b.log", 5, 16);
+        assertEquals(1, run("verify", a.toString(), "--key", KeyFiles.pubPath(b).toString()));
+    }
+
+    @Test
+    void usageErrorsExitTwo() throws Exception {
+        Path log = Fixtures.writeLog(dir, "u.log", 5, 16);
+        assertEquals(2, run());
+        assertEquals(2, run("verify"));
+        assertEquals(2, run("--help"));
+        assertEquals(2, run("check", log.toString()));
+        assertEquals(2, run("verify", log.toString(), "--key"));
+        assertEquals(2, run("verify", log.toString(), "--bogus"));
+        assertEquals(2, run("verify", log.toString(), "extra"));
+        assertEquals(2, run("verify", dir.resolve("missing.log").toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("no such log"), err.toString());
+        Files.delete(KeyFiles.pubPath(log));
+        assertEquals(2, run("verify", log.toString()));
+    }
+}
