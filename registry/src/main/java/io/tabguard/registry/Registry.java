@@ -236,6 +236,7 @@ public final class Registry implements AutoCloseable {
         ensureOpen();
         stampingLock.writeLock().lock();
         try {
+            ensureOpen();   // close() may have won the race for the lock
             keys.advance();
             for (TableImpl t : bySerial.values()) {
                 t.resign(keys.epoch(), keys.current());
@@ -261,12 +262,16 @@ public final class Registry implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        // Wait out a seal in flight (a later one sees `closed` under the lock), but never hold the lock while
+        // waiting for running targets: a target building a table would wait for the lock, and close for it.
+        stampingLock.writeLock().lock();
+        stampingLock.writeLock().unlock();
+        for (TableImpl t : bySerial.values()) {
+            t.gate().retire(TableState.REGISTRY_CLOSED);
+        }
+        tracker.awaitAllQuiescent();
         stampingLock.writeLock().lock();
         try {
-            for (TableImpl t : bySerial.values()) {
-                t.gate().retire(TableState.REGISTRY_CLOSED);
-            }
-            tracker.awaitAllQuiescent();
             keys.destroy();
             context.audit(SecurityEvent.of(EventType.REGISTRY_CLOSED, 0, null, 0, null, -1, bySerial.size() + " tables"));
             if (ownsAudit) {

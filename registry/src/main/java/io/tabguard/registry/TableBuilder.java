@@ -20,7 +20,8 @@ import java.util.Objects;
  * <p>Refuses, at the call that introduces the problem: an unknown member, a slot bound twice, a binding
  * whose type is not exactly the slot's {@code FunctionDescriptor} type, a native symbol not found in the
  * registry's allow-listed libraries, a data value of the wrong type. {@link #build()} refuses a missing
- * required slot and a non-void slot with no refusal value. Not thread-safe; builds one table.
+ * required slot, a non-void slot with no refusal value, and a slot bound to a registered context
+ * when no context was given. Not thread-safe; builds one table.
  */
 public final class TableBuilder {
 
@@ -148,6 +149,9 @@ public final class TableBuilder {
                 throw new IllegalStateException("slot " + s.name() + " returns a value but has no refusal value");
             }
             refusalValues.put(s.name(), refusal);
+            if (s.contextBinding() == Schema.ContextBinding.REGISTERED_CONTEXT && context.address() == 0) {
+                throw new IllegalStateException("slot " + s.name() + " checks a registered context, but none was given: call context(...)");
+            }
         }
         bindings.keySet().stream().filter(name -> schema.member(name).orElseThrow().sinceMinor() > minor).findFirst()
                 .ifPresent(name -> {

@@ -184,9 +184,7 @@ public final class TableVerifier {
 
     /** The MAC of the table with its signature read as zero, bound to {@code boundAddress}. */
     static byte[] signature(byte[] table, long boundAddress, SigningKey key) {
-        byte[] zeroed = table.clone();
-        java.util.Arrays.fill(zeroed, OFFSET_SIGNATURE, OFFSET_SIGNATURE + SIGNATURE_SIZE, (byte) 0);
-        return key.mac(zeroed, zeroed.length, boundAddress);
+        return key.mac(table, boundAddress);
     }
 
     private static final byte[] ZEROS = new byte[SIGNATURE_SIZE];

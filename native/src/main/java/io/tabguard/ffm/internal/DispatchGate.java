@@ -17,7 +17,8 @@ import java.lang.foreign.ValueLayout;
  */
 public final class DispatchGate {
 
-    private record Snapshot(byte[] bytes, MemorySegment segment) {}
+    /** The verified bytes, also as little-endian words: the per-call compare reads 8 bytes at a time. */
+    private record Snapshot(byte[] bytes, MemorySegment segment, long[] words) {}
 
     private final MemorySegment live;
     private final long payloadAddress;
@@ -62,7 +63,12 @@ public final class DispatchGate {
 
     private static Snapshot snapshotOf(byte[] bytes) {
         byte[] copy = bytes.clone();
-        return new Snapshot(copy, MemorySegment.ofArray(copy));
+        MemorySegment segment = MemorySegment.ofArray(copy);
+        long[] words = new long[copy.length / Long.BYTES];
+        for (int i = 0; i < words.length; i++) {
+            words[i] = segment.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES);
+        }
+        return new Snapshot(copy, segment, words);
     }
 
     public TableState state() {
@@ -128,11 +134,19 @@ public final class DispatchGate {
     /** Admits a Java → native call, or throws the refusal. On return the caller must {@link #exit()}. */
     public void enterOrThrow(int slot) {
         tracker.enter(this);
-        TableRejectedException refusal;
         try {
             if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot)) {
                 return;
             }
+        } catch (Throwable t) {
+            // fall through to the slow path, which fails closed
+        }
+        enterOrThrowSlowly(slot);
+    }
+
+    private void enterOrThrowSlowly(int slot) {
+        TableRejectedException refusal;
+        try {
             refusal = admitSlowlyOrExplain(slot);
             if (refusal == null) {
                 return;
@@ -159,7 +173,16 @@ public final class DispatchGate {
     }
 
     private boolean liveMatches(Snapshot s) {
-        return MemorySegment.mismatch(live, 0, live.byteSize(), s.segment(), 0, s.bytes().length) == -1;
+        long[] words = s.words();
+        long difference = 0;
+        for (int i = 0; i < words.length; i++) {
+            difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i];
+        }
+        byte[] bytes = s.bytes();
+        for (int i = words.length * Long.BYTES; i < bytes.length; i++) {
+            difference |= live.get(ValueLayout.JAVA_BYTE, i) ^ bytes[i];
+        }
+        return difference == 0;
     }
 
     private boolean admitSlowly(int slot) {

@@ -60,7 +60,18 @@ public final class DispatchTracker {
         ThreadRecord r = current.get();
         int d = r.depth - 1;
         r.gates[d] = null;
-        r.depth = d;
+        // Leaving needs no fence: a waiter that still sees the old depth merely waits a little longer.
+        DEPTH.setRelease(r, d);
+    }
+
+    private static final java.lang.invoke.VarHandle DEPTH;
+
+    static {
+        try {
+            DEPTH = java.lang.invoke.MethodHandles.lookup().findVarHandle(ThreadRecord.class, "depth", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 
     /** True if the calling thread is inside any dispatch of this tracker's registry. */
@@ -99,8 +110,11 @@ public final class DispatchTracker {
             while (busy.test(r)) {
                 if (++spins < 1_000) {
                     Thread.onSpinWait();
-                } else {
+                } else if (spins < 2_000) {
                     Thread.yield();
+                } else {
+                    // A long-running callback: stop burning a core while waiting for it.
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
                 }
             }
         }
