@@ -1,6 +1,6 @@
 /**
- * Real consumers of Tabguard tables — glibc's qsort and fopencookie, zlib's allocator hooks — and the
- * demo. This module plays the embedding application: it makes its own downcalls into those C
+ * Real consumers of Tabguard tables — glibc's qsort and fopencookie, zlib's allocator hooks, SQLite's
+ * {@code sqlite3_mem_methods} — and the demo. This module plays the embedding application: it makes its own downcalls into those C
  * libraries, so it is granted native access besides Tabguard's native module.
  */
 module io.tabguard.examples {

@@ -19,6 +19,10 @@ final class Libc {
 
     /** {@code void *calloc(size_t n, size_t size)} */
     static final MethodHandle CALLOC = downcall("calloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG));
+    /** {@code void *malloc(size_t size)} */
+    static final MethodHandle MALLOC = downcall("malloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG));
+    /** {@code void *realloc(void *p, size_t size)} */
+    static final MethodHandle REALLOC = downcall("realloc", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG));
     /** {@code void free(void *p)} */
     static final MethodHandle FREE = downcall("free", FunctionDescriptor.ofVoid(ADDRESS));
     /** {@code size_t fwrite(const void *p, size_t size, size_t n, FILE *f)} */

@@ -13,9 +13,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** The C compiler, reading glibc's and zlib's own headers, agrees with the layouts the examples hand to C. */
+/** The C compiler, reading glibc's, zlib's and SQLite's own headers, agrees with the layouts the examples hand to C. */
 class NativeLayoutTest {
     private static final String[] Z_FIELDS = {"next_in", "avail_in", "total_in", "next_out", "avail_out", "total_out",
             "msg", "state", "zalloc", "zfree", "opaque", "data_type", "adler", "reserved"};
@@ -37,7 +36,7 @@ class NativeLayoutTest {
         Path source = dir.resolve("layouts.c");
         Files.writeString(source, c);
         Path exe = dir.resolve("layouts");
-        assumeTrue(run(dir, "gcc", "-o", exe.toString(), source.toString()) != null, "gcc with zlib.h is not available");
+        assertNotNull(run(dir, "gcc", "-o", exe.toString(), source.toString()), "gcc with zlib.h is needed (.ci/run installs gcc and zlib1g-dev)");
         List<Long> values = run(dir, exe.toString()).lines().map(String::trim).map(Long::parseLong).toList();
 
         List<Long> expected = new ArrayList<>();
@@ -51,6 +50,30 @@ class NativeLayoutTest {
         }
         assertEquals(expected, values);
         assertEquals(112, GuardedZlib.Z_STREAM.byteSize());
+    }
+
+    @Test
+    void sqlite3MemMethodsMatchesWhatGccComputesFromSqlite3H(@TempDir Path dir) throws Exception {
+        List<String> members = GuardedSqliteAllocator.MEM_METHODS.members().stream().map(m -> m.name()).toList();
+        StringBuilder c = new StringBuilder("#include <stdio.h>\n#include <stddef.h>\n#include <sqlite3.h>\nint main(void) {\n");
+        c.append("  printf(\"%zu\\n\", sizeof(sqlite3_mem_methods));\n");
+        for (String f : members) {
+            c.append("  printf(\"%zu\\n\", offsetof(sqlite3_mem_methods, ").append(f).append("));\n");
+        }
+        c.append("  return 0;\n}\n");
+        Path source = dir.resolve("sqlite_layout.c");
+        Files.writeString(source, c);
+        Path exe = dir.resolve("sqlite_layout");
+        assertNotNull(run(dir, "gcc", "-o", exe.toString(), source.toString()), "gcc with sqlite3.h is needed (.ci/run installs gcc and libsqlite3-dev)");
+        List<Long> values = run(dir, exe.toString()).lines().map(String::trim).map(Long::parseLong).toList();
+
+        List<Long> expected = new ArrayList<>();
+        expected.add(GuardedSqliteAllocator.MEM_METHODS.payloadSize(GuardedSqliteAllocator.MEM_METHODS.minor()));
+        for (String f : members) {
+            expected.add(GuardedSqliteAllocator.MEM_METHODS.member(f).orElseThrow().offset());
+        }
+        assertEquals(expected, values);
+        assertEquals(List.of("xMalloc", "xFree", "xRealloc", "xSize", "xRoundup", "xInit", "xShutdown", "pAppData"), members);
     }
 
     /** stdout of the command, or null if it could not run or failed. */
