@@ -43,10 +43,10 @@ if [[ -z "$java_version" || "$java_version" -lt 25 ]]; then
 fi
 
 if [[ $BUILD -eq 1 ]]; then
-  echo "== building the library (install registry and what it needs) and bench/target/benchmarks.jar"
+  echo "== building the library (install registry, examples and what they need) and bench/target/benchmarks.jar"
   export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
-  (cd "$ROOT" && { ./mvnw -B -ntp -o -q install -DskipTests -pl registry -am \
-                   || ./mvnw -B -ntp -q install -DskipTests -pl registry -am; })
+  (cd "$ROOT" && { ./mvnw -B -ntp -o -q install -DskipTests -pl registry,examples -am \
+                   || ./mvnw -B -ntp -q install -DskipTests -pl registry,examples -am; })
   (cd "$ROOT" && { ./mvnw -B -ntp -o -q -f bench/pom.xml package \
                    || ./mvnw -B -ntp -q -f bench/pom.xml package; })
 fi
@@ -113,6 +113,8 @@ run scale     'io.tabguard.bench.ScaleBench\.' "${FAST[@]}"
 run threads   'io.tabguard.bench.ThreadsBench\.' "${FAST[@]}"
 run rotation  'io.tabguard.bench.RotationBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
 run spread    'io.tabguard.bench.SpreadBench\.' -f 1 -wi 2 -w 2s -i 4 -r 2s
+# LLVM MCJIT compiling 100 functions (~20 ms per op): verified memory manager vs raw upcall stubs.
+run jit       'io.tabguard.bench.JitCompileBench\.' -f 2 -wi 3 -w 2s -i 5 -r 2s
 # Allocation on the accept path: the same dispatch benchmark under -prof gc (1 fork is enough for B/op).
 run gc        'io.tabguard.bench.NativeToJavaBench\.' -f 1 -wi 3 -w 1s -i 5 -r 1s -prof gc
 if [[ $DIAG -eq 1 ]]; then

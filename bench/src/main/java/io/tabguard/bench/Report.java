@@ -186,6 +186,10 @@ public final class Report {
                 "BC HMac keyed once", score(runs, "AdoptBench.floor_bcHmacSha256", null, null, false),
                 "BC HMac keyed per call", score(runs, "AdoptBench.floor_bcHmacSha256_keyedPerCall", null, null, false),
                 Kind.REPORT, Double.NaN, "info"));
+        rows.add(new Row("1″ LLVM MCJIT compiles 100 functions, Java memory manager (time/compile)",
+                "4 raw upcallStubs", score(runs, "JitCompileBench.baseline_compile100_rawStubs", null, null, false),
+                "verified table", score(runs, "JitCompileBench.compile100_tabguard", null, null, false),
+                Kind.AT_MOST, 1.05, "≤ 1.05"));
         rows.add(new Row("5 build + stamp 8-slot tables (tables/s; ratio = Tabguard/raw)",
                 "8 raw upcallStubs + struct", score(runs, "BuildBench.baseline_raw8Stubs", null, null, false),
                 "builder: 8 Java slots", score(runs, "BuildBench.build8_javaSlots", null, null, false),

@@ -71,7 +71,7 @@ public final class Demo {
         }
 
         int execute() {
-            out.println("Tabguard demo: a verified callback table handed to glibc's fopencookie(), then attacked.");
+            out.println("Tabguard demo: verified callback tables handed to glibc's fopencookie() and to LLVM's MCJIT, then attacked.");
             out.println();
             java.nio.file.Path logFile = null;
             try (Arena attacker = Arena.ofConfined()) {
@@ -87,6 +87,7 @@ public final class Demo {
                         honestRoundTrip("write with fprintf, read back with fread", true);
                         attacks(attacker);
                         honestRoundTrip("a fresh table after all the attacks", false);
+                        failures.addAll(JitDemo.run(out, registry, events));   // LLVM MCJIT with a verified memory manager
                     } finally {
                         // Every FILE is closed before the registry frees the trampolines it points to.
                         streams.forEach(GuardedCookieStream::close);

@@ -36,6 +36,10 @@ class DemoTest {
         assertTrue(attacks.stream().anyMatch(l -> l.contains("REVOKED")), output);
         assertEquals(2, output.lines().filter(l -> l.startsWith("honest") && l.endsWith("-> ok")).count(), output);
         assertTrue(output.contains("all 7 attacks refused"), output);
+        // The LLVM part: MCJIT's memory manager behind a verified table, then four attacks on it.
+        assertTrue(output.lines().anyMatch(l -> l.startsWith("llvm      arith(7,3) = 82") && l.endsWith("->  ok")), output);
+        assertTrue(output.contains("llvm      code pages r-xp; no page ever writable and executable: yes"), output);
+        assertEquals(4, output.lines().filter(l -> l.startsWith("llvm      attack: ") && l.endsWith("process alive")).count(), output);
         assertFalse(output.contains("Exception"), "no stack traces or exception names: " + output);
         try (var logs = java.nio.file.Files.list(auditDir)) {
             java.nio.file.Path log = logs.filter(p -> p.toString().endsWith(".jsonl")).findFirst().orElseThrow();
