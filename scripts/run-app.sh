@@ -97,6 +97,7 @@ case "$cmd" in
   demo)
     exec "$JAVA" --illegal-native-access=deny --enable-native-access=io.tabguard.ffm,io.tabguard.examples \
       -Djava.util.logging.config.file="$ROOT/scripts/demo-logging.properties" \
+      -Dtabguard.root="$ROOT" \
       --module-path "$MODULE_PATH" -m io.tabguard.examples/io.tabguard.examples.Demo "$@"
     ;;
   audit)

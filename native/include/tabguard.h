@@ -120,7 +120,11 @@ enum tabguard_violation {
     TABGUARD_V_NULL_REQUIRED_SLOT = 20,     /* a required slot is null */
     TABGUARD_V_FOREIGN_SLOT = 21,           /* a slot holds a pointer this registry did not mint for that place */
     TABGUARD_V_CONTEXT_MISMATCH = 22,       /* the call's context argument is not the one bound to the table */
-    TABGUARD_V_SNAPSHOT_MISMATCH = 23       /* the live table differs from its verified snapshot */
+    TABGUARD_V_SNAPSHOT_MISMATCH = 23,      /* the live table differs from its verified snapshot */
+    TABGUARD_V_SLOT_NOT_A_SYMBOL_START = 24, /* a slot's function pointer is not the exact start of a symbol */
+    TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST = 25, /* a slot's function is in a library that is not allow-listed */
+    TABGUARD_V_UNSEALED_TABLE = 26,         /* the pointer is not a table the host sealed */
+    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27  /* the buffer was not prepared by table_init, or was sealed already */
 };
 
 /**
@@ -130,6 +134,107 @@ enum tabguard_violation {
  */
 static inline const struct tabguard_header_v1 *tabguard_header_of(const void *payload) {
     return (const struct tabguard_header_v1 *) (const void *) ((const unsigned char *) payload - TABGUARD_HEADER_SIZE);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * C plugins: the plugin side.
+ *
+ * A plugin never fills a raw struct for the host. The host (Java: Registry.loadPlugin) loads the
+ * plugin's shared library and calls its entry point TABGUARD_PLUGIN_ENTRY_V1 once:
+ *
+ *     int tabguard_plugin_init_v1(const struct tabguard_host_v1 *host, void *host_ctx,
+ *                                 const void **out_table);
+ *
+ * The plugin checks the host table (tabguard_host_check_v1), then
+ *   1. host->table_init(host_ctx, MY_SCHEMA_ID, MY_MINOR, buf, sizeof buf): the host writes the header
+ *      and zero for every member (zero = the host's default) into buf; a size that is not exactly
+ *      TABGUARD_HEADER_SIZE + the payload size of that minor is refused;
+ *   2. fills its function pointers into the payload (buf + TABGUARD_HEADER_SIZE): each must be an
+ *      exported (non-static, default visibility) function of the plugin's own library;
+ *   3. host->table_seal(host_ctx, buf, sizeof buf, out_table): the host copies buf once, checks it and
+ *      every slot, and stores the payload address of the sealed copy (registry memory) in *out_table;
+ *      buf is never read again, and may not be sealed twice;
+ *   4. returns 0 (or the non-zero code table_seal returned).
+ * table_init and table_seal return 0, a tabguard_violation code, or TABGUARD_HOST_REFUSED (-1) when the
+ * host table refused the call itself (another host_ctx, a closed or tampered host table). Slots refused: a pointer that is not
+ * the exact start of a symbol (TABGUARD_V_SLOT_NOT_A_SYMBOL_START: a gadget, the heap, the stack), or a
+ * symbol of another library (TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST: libc, another plugin). Writing into the
+ * sealed copy afterwards is caught at the next call through it: the table is quarantined.
+ * ------------------------------------------------------------------------------------------- */
+
+/** The name of the plugin's entry point, as the host looks it up. */
+#define TABGUARD_PLUGIN_ENTRY_V1 "tabguard_plugin_init_v1"
+/** What table_init/table_seal return when the host table itself refused the call (e.g. another host_ctx). */
+#define TABGUARD_HOST_REFUSED (-1)
+/** schema_id of the host interface "tabguard.host" 1.0 (see io.tabguard.registry.Plugin). */
+#define TABGUARD_HOST_SCHEMA_ID 0x7de1173e893cb123ULL
+#define TABGUARD_HOST_SCHEMA_MAJOR 1
+
+/** The host interface: itself a Tabguard table (the header sits before it); host_ctx must be the one given. */
+struct tabguard_host_v1 {
+    int (*table_init)(void *host_ctx, uint64_t schema_id, uint32_t schema_minor, void *buf, size_t size);
+    int (*table_seal)(void *host_ctx, const void *buf, size_t size, const void **out_table);
+    void (*table_release)(void *host_ctx, const void *table);
+};
+TABGUARD_STATIC_ASSERT(sizeof(struct tabguard_host_v1) == 24, "tabguard_host_v1 is three pointers");
+
+typedef int (*tabguard_plugin_init_v1_fn)(const struct tabguard_host_v1 *host, void *host_ctx, const void **out_table);
+
+/**
+ * CRC32C (Castagnoli, reflected, as java.util.zip.CRC32C) of a whole table of table_size bytes, with
+ * the checksum and signature fields read as zero: what the header's checksum must equal.
+ */
+static inline uint32_t tabguard_table_crc32c(const struct tabguard_header_v1 *table, uint32_t table_size) {
+    const unsigned char *bytes = (const unsigned char *) (const void *) table;
+    uint32_t crc = 0xFFFFFFFFu;
+    uint32_t i;
+    for (i = 0; i < table_size; i++) {
+        unsigned char b = bytes[i];
+        int bit;
+        if ((i >= offsetof(struct tabguard_header_v1, checksum) && i < offsetof(struct tabguard_header_v1, reserved0))
+                || (i >= offsetof(struct tabguard_header_v1, signature) && i < offsetof(struct tabguard_header_v1, reserved1))) {
+            b = 0;
+        }
+        crc ^= b;
+        for (bit = 0; bit < 8; bit++) {
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+        }
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+/**
+ * Checks the header of the table whose payload is given, before anything in it is trusted: magic, ABI
+ * version, header size, flags, sizes (table_size == header + payload_size == header + expected_payload_size),
+ * schema id and major, CRC32C. Returns 0 or the tabguard_violation code of the first failed check. (The
+ * signature needs the host's key: only the host can check it.) Little-endian hosts only, as ABI v1.
+ */
+static inline int tabguard_check_table(const void *payload, uint64_t schema_id, uint16_t schema_major,
+                                       uint32_t expected_payload_size) {
+    const struct tabguard_header_v1 *h;
+    if (payload == NULL) {
+        return TABGUARD_V_UNKNOWN_TABLE;
+    }
+    h = tabguard_header_of(payload);
+    if (h->magic != TABGUARD_MAGIC) return TABGUARD_V_BAD_MAGIC;
+    if (h->abi_version != TABGUARD_ABI_VERSION) return TABGUARD_V_ABI_VERSION;
+    if (h->header_size != TABGUARD_HEADER_SIZE) return TABGUARD_V_HEADER_SIZE;
+    if (h->flags != 0) return TABGUARD_V_FLAGS;
+    if (h->payload_size != expected_payload_size) return TABGUARD_V_PAYLOAD_SIZE;
+    if (h->table_size != (uint32_t) TABGUARD_HEADER_SIZE + h->payload_size || h->table_size > TABGUARD_MAX_TABLE_SIZE) {
+        return TABGUARD_V_TABLE_SIZE;
+    }
+    if (h->schema_major != schema_major) return TABGUARD_V_SCHEMA_MAJOR;
+    if (h->schema_id != schema_id) return TABGUARD_V_SCHEMA_ID;
+    if (h->reserved0 != 0) return TABGUARD_V_RESERVED;
+    if (tabguard_table_crc32c(h, h->table_size) != h->checksum) return TABGUARD_V_CHECKSUM;
+    return 0;
+}
+
+/** tabguard_check_table for the host table a plugin was given. Returns 0 or a tabguard_violation code. */
+static inline int tabguard_host_check_v1(const struct tabguard_host_v1 *host) {
+    return tabguard_check_table(host, TABGUARD_HOST_SCHEMA_ID, TABGUARD_HOST_SCHEMA_MAJOR,
+                                (uint32_t) sizeof(struct tabguard_host_v1));
 }
 
 #ifdef __cplusplus

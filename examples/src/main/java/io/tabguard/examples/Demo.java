@@ -88,6 +88,7 @@ public final class Demo {
                         attacks(attacker);
                         honestRoundTrip("a fresh table after all the attacks", false);
                         failures.addAll(JitDemo.run(out, registry, events));   // LLVM MCJIT with a verified memory manager
+                        failures.addAll(PluginDemo.run(out, registry, events)); // a C plugin sealed, a hostile one refused
                     } finally {
                         // Every FILE is closed before the registry frees the trampolines it points to.
                         streams.forEach(GuardedCookieStream::close);

@@ -41,7 +41,15 @@ public enum Violation {
     /** A context-bound argument of a call is not the table's payload or registered context. */
     CONTEXT_MISMATCH(22, "the call's context argument is not the one bound to the table"),
     /** The live table differs from its verified snapshot, yet every check passed (a race with a writer). */
-    SNAPSHOT_MISMATCH(23, "the live table differs from its verified snapshot");
+    SNAPSHOT_MISMATCH(23, "the live table differs from its verified snapshot"),
+    /** A C plugin's slot pointer is not the exact start of a symbol (a gadget, the heap, the stack). */
+    SLOT_NOT_A_SYMBOL_START(24, "a slot's function pointer is not the exact start of a symbol"),
+    /** A C plugin's slot pointer is a symbol of a library not on the allow-list (libc, another plugin). */
+    SLOT_OUTSIDE_ALLOW_LIST(25, "a slot's function is in a library that is not allow-listed"),
+    /** A raw struct, not a table the host sealed, was given where a sealed table is expected. */
+    UNSEALED_TABLE(26, "the pointer is not a table the host sealed"),
+    /** A C plugin sealed a buffer that table_init did not prepare, or that was sealed already. */
+    BUFFER_NOT_INITIALIZED(27, "the buffer was not prepared by table_init, or was sealed already");
 
     private final int code;
     private final String meaning;

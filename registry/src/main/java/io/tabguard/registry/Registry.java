@@ -283,6 +283,31 @@ public final class Registry implements AutoCloseable {
         }
     }
 
+    /**
+     * Loads a C plugin and lets it build one table of {@code schema} through the host interface
+     * {@code tabguard_host_v1}: the library's {@code tabguard_plugin_init_v1} is called once, on this
+     * thread, and must hand back a table the host sealed for it. Each function pointer in that table must
+     * be the exact start of an exported symbol of the plugin's own file. The library stays loaded until
+     * the registry closes.
+     *
+     * @throws TableRejectedException naming the violation when the plugin's table is refused (also audited)
+     * @throws IllegalArgumentException if the library cannot be loaded or has no entry point
+     * @throws IllegalStateException if the registry is closed, or the entry point returned non-zero without
+     *                               a refusal of the host (e.g. {@code TABGUARD_HOST_REFUSED} for another {@code host_ctx})
+     */
+    public Plugin loadPlugin(java.nio.file.Path library, Schema schema) {
+        ensureOpen();
+        return Plugin.load(this, library, schema);
+    }
+
+    Arena arena() {
+        return arena;
+    }
+
+    void auditRefusal(Schema schema, Violation violation, long offset, String detail) {
+        context.audit(SecurityEvent.of(EventType.TABLE_REFUSED, 0, schema.name(), schema.id(), violation.name(), offset, detail));
+    }
+
     Optional<MemorySegment> findAllowListed(String symbol) {
         return allowList.find(symbol);
     }

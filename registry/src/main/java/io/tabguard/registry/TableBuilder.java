@@ -93,6 +93,17 @@ public final class TableBuilder {
         return this;
     }
 
+    /**
+     * Binds a slot to a C plugin's function whose address {@link Plugin}'s seal has already checked: the
+     * exact start of a symbol of an allow-listed library ({@code dladdr}). Package-private: only the
+     * plugin host calls it.
+     */
+    TableBuilder bindVerifiedNative(String slot, String symbol, MemorySegment function) {
+        slot(slot);
+        put(slot, new Binding.Native(symbol, function));
+        return this;
+    }
+
     /** What a refused call through {@code slot} returns to native code (overrides the schema's). */
     public TableBuilder refusal(String slot, Object value) {
         Schema.Slot s = slot(slot);
