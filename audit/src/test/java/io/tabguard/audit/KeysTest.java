@@ -74,12 +74,15 @@ class KeysTest {
             assertEquals(cp.treeSize(), r.firstBadSeq());
             assertEquals(last + 1, r.firstBadLine());
         }
-        // An extra, unknown signature alongside the genuine one is ignored, as C2SP signed-note requires.
+        // An extra signature alongside the genuine one: a general C2SP verifier would ignore it, but a
+        // Tabguard checkpoint has exactly one signer, and any added byte is an edit of the log.
         String extra = otherName.signNote(note.substring(0, note.lastIndexOf("\n\n") + 1));
         String both = note + extra.substring(extra.lastIndexOf("\n\n") + 2);
         List<String> v = new ArrayList<>(lines);
         v.set(last, LogFormat.checkpointLine(both));
-        assertTrue(Fixtures.verify(v, pub).intact());
+        VerificationReport withExtra = Fixtures.verify(v, pub);
+        assertFalse(withExtra.intact());
+        assertEquals(last + 1, withExtra.firstBadLine(), withExtra.describe());
     }
 
     @Test

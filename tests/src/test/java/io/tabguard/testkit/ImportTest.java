@@ -112,7 +112,9 @@ class ImportTest {
         byte[] tampered = resigned.clone();
         tampered[(int) dataOffset] ^= 1;
         assertEquals(Violation.CHECKSUM, refused(() -> registry.adopt(tampered, CALC)));
-        assertSame(table, registry.adopt(resigned, CALC));
+        // the rotation found the tamper and quarantined the table rather than erase the evidence
+        assertEquals(io.tabguard.registry.TableStatus.QUARANTINED, table.status());
+        assertEquals(Violation.QUARANTINED, refused(() -> registry.adopt(resigned, CALC)));
     }
 
     @Test

@@ -202,6 +202,11 @@ public final class NoteKey {
         if (sigLines.length > MAX_SIGNATURES) {
             throw new IllegalArgumentException("the note has too many signatures");
         }
+        // A Tabguard checkpoint has exactly one signer, the log's key: a second line (even from a key
+        // the C2SP spec would tell a general verifier to ignore) is an edit of the log.
+        if (sigLines.length != 1) {
+            throw new IllegalArgumentException("the note must carry exactly one signature, of key " + name);
+        }
         byte[] msg = text.getBytes(StandardCharsets.UTF_8);
         boolean verified = false;
         for (String line : sigLines) {
@@ -215,10 +220,16 @@ public final class NoteKey {
             }
             String sigName = rest.substring(0, sp);
             byte[] blob;
+            String encoded = rest.substring(sp + 1);
             try {
-                blob = Base64.getDecoder().decode(rest.substring(sp + 1));
+                blob = Base64.getDecoder().decode(encoded);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("signature is not valid base64");
+            }
+            // The decoder ignores the unused low bits of the last character: require the one canonical
+            // encoding, so that no changed byte of the log verifies.
+            if (!Base64.getEncoder().encodeToString(blob).equals(encoded)) {
+                throw new IllegalArgumentException("signature is not canonical base64");
             }
             if (blob.length < 5) {
                 throw new IllegalArgumentException("signature too short");

@@ -249,8 +249,19 @@ public final class DispatchGate {
     /**
      * Replaces the live table and its snapshot with re-signed bytes (key rotation). Holding the gate's
      * lock, so a dispatch that sees the half-written table in the fast path re-checks here and waits.
+     * A live table that no longer matches its snapshot is quarantined and audited first: re-signing
+     * rewrites it from the snapshot, which must not silently erase the evidence of a tamper.
      */
     public synchronized void replace(java.util.function.UnaryOperator<byte[]> resign) {
+        if (state == TableState.OPEN && !liveMatches(snapshot)) {
+            byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
+            TableRejectedException failed = owner.fullCheck(liveCopy);
+            if (failed == null) {
+                failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy));
+            }
+            state = TableState.QUARANTINED;
+            owner.quarantined(failed.violation(), failed.offset());
+        }
         byte[] resigned = resign.apply(snapshot.bytes().clone());
         snapshot = snapshotOf(resigned);
     }
