@@ -242,6 +242,33 @@ class PluginTest {
         assertHonestPluginWorks();
     }
 
+    @Test
+    void tableReleaseClosesTheSealedTableAndRefusesAPointerTheHostDidNotSeal() throws Throwable {
+        Path library = compile("RELEASE");
+        try (Plugin p = registry.loadPlugin(library, PLUGIN)) {
+            CallbackTable t = p.table();
+            assertEquals(42, (int) t.slotHandle("mul").invokeExact(6, 7));
+            SymbolLookup plugin = SymbolLookup.libraryLookup(library, Arena.global());
+            MethodHandle releaseForeign = Linker.nativeLinker().downcallHandle(
+                    plugin.find("plugin_release_foreign").orElseThrow(), FunctionDescriptor.ofVoid());
+            MethodHandle releaseSealed = Linker.nativeLinker().downcallHandle(
+                    plugin.find("plugin_release_sealed").orElseThrow(), FunctionDescriptor.ofVoid());
+
+            releaseForeign.invokeExact();   // the plugin's own buffer: never sealed by the host
+            assertTrue(audit.of(EventType.TABLE_REFUSED).stream().anyMatch(ev -> Violation.UNSEALED_TABLE.name().equals(ev.violation())
+                    && ev.detail() != null && ev.detail().contains("table_release")), audit.toString());
+            assertEquals(TableStatus.OPEN, t.status(), "a refused release leaves the sealed table alone");
+
+            releaseSealed.invokeExact();
+            assertEquals(TableStatus.CLOSED, t.status());
+            TableRejectedException e = assertThrows(TableRejectedException.class, () -> {
+                int ignored = (int) t.slotHandle("mul").invokeExact(6, 7);
+            });
+            assertEquals(Violation.CLOSED, e.violation());
+        }
+        assertHonestPluginWorks();
+    }
+
     private static void assertHonestPluginWorks() throws Throwable {
         CallbackTable t = good.table();
         assertEquals(5 + OFFSET, (int) t.slotHandle("add").invokeExact(2, 3));
@@ -264,7 +291,7 @@ class PluginTest {
         }
         Path include = Path.of(System.getProperty("user.dir")).resolve("../native/include").normalize();
         List<String> cmd = new ArrayList<>(List.of("gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
-                "-DVARIANT_" + (variant.equals("TAMPER") || variant.equals("PROXY") ? "GOOD" : variant),
+                "-DVARIANT_" + (variant.equals("TAMPER") || variant.equals("PROXY") || variant.equals("RELEASE") ? "GOOD" : variant),
                 "-DSCHEMA_ID=0x" + Long.toHexString(PLUGIN.id()) + "ULL", "-DOFFSET=" + OFFSET,
                 "-DOTHER_PLUGIN=\"" + dir.resolve("libplugin_good.so") + "\"",
                 "-I", include.toString(), "-o", out.toString(), source.toString(), "-lpthread"));

@@ -45,6 +45,20 @@ void plugin_tamper(void) {
     ops->mul = swap;
 }
 
+/* The host interface this plugin was given, kept to release tables later. */
+static const struct tabguard_host_v1 *given_host;
+static void *given_host_ctx;
+
+/* Exported so that a test can make the plugin give its sealed table back. */
+void plugin_release_sealed(void) {
+    given_host->table_release(given_host_ctx, sealed_table);
+}
+
+/* Exported so that a test can make the plugin "release" memory the host never sealed. */
+void plugin_release_foreign(void) {
+    given_host->table_release(given_host_ctx, &buffer.ops);
+}
+
 static void fill(ops_t *ops) {
     ops->add = plugin_add;
     ops->mul = plugin_mul;
@@ -83,6 +97,8 @@ int tabguard_plugin_init_v1(const struct tabguard_host_v1 *host, void *host_ctx,
     if (rc != 0) {
         return rc;
     }
+    given_host = host;
+    given_host_ctx = host_ctx;
 #if defined(VARIANT_STACK)
     unsigned char on_stack[64] = {0};
 #endif
