@@ -24,7 +24,7 @@ final class Forks {
     static Outcome run(Class<?> main, long timeoutSeconds, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        command.addAll(FailStopForkTest.jvmArguments());
+        command.addAll(jvmArguments());
         command.add("-m");
         command.add("io.tabguard.testkit/" + main.getName());
         command.addAll(List.of(args));
@@ -45,5 +45,50 @@ final class Forks {
         synchronized (out) {
             return new Outcome(p.exitValue(), out.toString(StandardCharsets.UTF_8));
         }
+    }
+
+    /**
+     * This JVM's module path, patch, reads, opens and native-access flags (Surefire's, expanded by the
+     * launcher), read from the runtime MXBean. java.management is reached reflectively: the test kit's
+     * module does not read it, and should not for the sake of one test.
+     */
+    static List<String> jvmArguments() {
+        List<String> input;
+        try {
+            Class<?> factory = Class.forName("java.lang.management.ManagementFactory");
+            Object bean = factory.getMethod("getRuntimeMXBean").invoke(null);
+            @SuppressWarnings("unchecked")
+            List<String> args = (List<String>) Class.forName("java.lang.management.RuntimeMXBean")
+                    .getMethod("getInputArguments").invoke(bean);
+            input = args;
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError("cannot read this JVM's arguments", e);
+        }
+        List<String> kept = new ArrayList<>();
+        for (String a : input) {
+            if (a.startsWith("--module-path") || a.startsWith("--patch-module") || a.startsWith("--add-reads")
+                    || a.startsWith("--add-opens") || a.startsWith("--add-exports") || a.startsWith("--add-modules")
+                    || a.startsWith("--enable-native-access") || a.startsWith("--illegal-native-access")) {
+                kept.add(a);
+            }
+        }
+        if (kept.stream().noneMatch(a -> a.startsWith("--module-path"))) {
+            kept.add("--module-path=" + System.getProperty("jdk.module.path"));
+        }
+        if (kept.stream().noneMatch(a -> a.startsWith("--patch-module"))) {
+            String testClasses = Path.of(java.net.URI.create(
+                    FailStopMain.class.getProtectionDomain().getCodeSource().getLocation().toString())).toString();
+            kept.add("--patch-module=io.tabguard.testkit=" + testClasses);
+        }
+        if (kept.stream().noneMatch(a -> a.startsWith("--enable-native-access"))) {
+            kept.add("--enable-native-access=io.tabguard.ffm,io.tabguard.testkit");
+        }
+        String classPath = System.getProperty("java.class.path");
+        if (classPath != null && !classPath.isEmpty()) {
+            kept.add("-cp");
+            kept.add(classPath);
+        }
+        kept.add("-XX:TieredStopAtLevel=1");
+        return kept;
     }
 }
