@@ -7,6 +7,9 @@ import java.lang.foreign.MemorySegment;
  * {@code llvm-c/ExecutionEngine.h}), with their C types as FFM carries them: {@code uintptr_t} is a
  * {@code long}, {@code unsigned} and {@code LLVMBool} are {@code int}s, pointers are zero-length segments.
  * {@link JitMemory} is the implementation; {@link GuardedJitMemoryManager} puts one behind a verified table.
+ *
+ * <p>Implementations are called from LLVM's compiling thread through the table's trampolines;
+ * {@link JitMemory} is one, and states its own thread-safety.
  */
 public interface SimpleMemoryManager {
 

@@ -6,7 +6,9 @@ package io.tabguard.guard;
  * renamed, renumbered or removed.
  *
  * <p>Listed by check: extent, structure, version, checksum, signature, state, slots, then the
- * per-call context check. Within the version check the major is compared before the schema id (the
+ * per-call context check.
+ *
+ * <p>An enum: immutable and thread-safe. Within the version check the major is compared before the schema id (the
  * id hashes the major, so the other order would never name {@link #SCHEMA_MAJOR}).
  */
 public enum Violation {

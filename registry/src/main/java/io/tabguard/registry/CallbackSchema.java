@@ -9,6 +9,8 @@ import java.lang.annotation.Target;
 /**
  * Marks a public interface whose {@link CallbackSlot}-annotated methods define a table's schema; see
  * {@link InterfaceSchemas#schemaOf(Class)}.
+ *
+ * <p>Read once per interface by {@link InterfaceSchemas} (which caches the result); annotations are immutable.
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)

@@ -10,6 +10,8 @@ import java.lang.annotation.Target;
  * A method of a {@link CallbackSchema} interface that is a slot of the table. Parameter and return
  * types map to C as {@code byte}→i8, {@code short}→i16, {@code int}→i32, {@code long}→i64,
  * {@code float}, {@code double}, {@code MemorySegment}→pointer; nothing else is accepted.
+ *
+ * <p>Annotations are immutable; {@link InterfaceSchemas} refuses the interface when a slot breaks its rules.
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)

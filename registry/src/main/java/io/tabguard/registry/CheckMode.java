@@ -1,6 +1,6 @@
 package io.tabguard.registry;
 
-/** How much of the checks runs before each dispatch. */
+/** How much of the checks runs before each dispatch. Immutable and thread-safe. */
 public enum CheckMode {
     /** The state, then a byte-for-byte compare of the live table with its verified snapshot (the default). */
     FAST,

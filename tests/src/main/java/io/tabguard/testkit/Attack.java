@@ -3,6 +3,8 @@ package io.tabguard.testkit;
 /**
  * The classes of malformed table that {@link MalformedTables} makes from a valid one. Every variant of
  * every class differs from the valid table, so a guard must refuse it; the class says how it differs.
+ *
+ * <p>An enum: immutable and thread-safe.
  */
 public enum Attack {
     /** The magic number changed. */

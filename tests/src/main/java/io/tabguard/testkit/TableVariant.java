@@ -7,7 +7,7 @@ import java.util.Objects;
 
 /**
  * One malformed twin of a valid table: its bytes (header and payload, as {@link CallbackTable#verifiedBytes()}
- * gives them), the attack class, and a name saying exactly what was done. Immutable; {@link #bytes()}
+ * gives them), the attack class, and a name saying exactly what was done. Immutable and thread-safe; {@link #bytes()}
  * returns a copy.
  *
  * @param name   what was changed, e.g. {@code "serial + 1, checksum rewritten"}; the same edit of another table

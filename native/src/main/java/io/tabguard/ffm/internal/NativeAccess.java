@@ -12,6 +12,8 @@ import java.lang.invoke.MethodHandle;
  * what makes the call safe (a verified extent, an allow-listed library, a type-checked target); the
  * preconditions are stated per method. {@code Linker.Option.critical} is never used: any downcall may
  * reach a trampoline that calls back into Java.
+ *
+ * Stateless and thread-safe.
  */
 public final class NativeAccess {
     private static final Linker LINKER = Linker.nativeLinker();
