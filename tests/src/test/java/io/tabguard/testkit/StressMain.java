@@ -119,11 +119,13 @@ public final class StressMain {
         for (int i = 0; i < 2; i++) {                                   // victims, native → Java
             Random random = new Random(i);
             threads.add(loop("victim-native-" + i, deadline, () -> {
-                if (victims.isEmpty()) {
+                // one snapshot: the churner removes victims meanwhile, so size() then get() could miss
+                Victim[] now = victims.toArray(Victim[]::new);
+                if (now.length == 0) {
                     Thread.onSpinWait();
                     return;
                 }
-                Victim v = victims.get(random.nextInt(victims.size()));
+                Victim v = now[random.nextInt(now.length)];
                 boolean retiredBefore = v.retired;
                 long mark = v.tamperMark;
                 int r = (int) v.inc.invokeExact(41);
