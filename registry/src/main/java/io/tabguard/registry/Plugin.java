@@ -5,6 +5,7 @@ import io.tabguard.guard.AbiV1;
 import io.tabguard.guard.Schema;
 import io.tabguard.guard.TableRejectedException;
 import io.tabguard.guard.Violation;
+import io.tabguard.guard.internal.TableVerifier;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -253,16 +254,8 @@ public final class Plugin implements AutoCloseable {
             throw new TableRejectedException(headerViolation(headerDifference), headerDifference, "the plugin edited the header table_init wrote");
         }
         int known = Math.min(p.minor(), schema.minor());
-        long knownEnd = 0;
-        for (Schema.Member m : schema.members(known)) {
-            knownEnd = Math.max(knownEnd, m.offset() + m.layout().byteSize());
-        }
         if (p.minor() > schema.minor()) {
-            for (long i = HEADER_SIZE + knownEnd; i < copy.length; i++) {
-                if (copy[(int) i] != 0) {
-                    throw new TableRejectedException(Violation.UNKNOWN_MEMBER_NONZERO, i, "a member of minor " + p.minor() + " the host does not know");
-                }
-            }
+            TableVerifier.requireUnknownMembersZero(c, schema, p.minor());
         }
         TableBuilder builder = registry.builder(schema);
         for (Schema.Member m : schema.members(known)) {

@@ -130,16 +130,24 @@ public final class TableVerifier {
                 throw new TableRejectedException(Violation.SLOT_COUNT, OFFSET_SLOT_COUNT,
                         "a newer minor has fewer slots than minor " + callerMinor);
             }
-            // A newer minor's first members may sit in the tail padding of the caller's struct (C puts
-            // them there), so the zero rule starts where the caller's last member ends, not at its size.
-            for (long offset = HEADER_SIZE + endOfMembers(expected, callerMinor); offset < HEADER_SIZE + payloadSize; offset++) {
-                if (t.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset) != 0) {
-                    throw new TableRejectedException(Violation.UNKNOWN_MEMBER_NONZERO, offset,
-                            "minor " + minor + " has data past what minor " + callerMinor + " knows");
-                }
-            }
+            requireUnknownMembersZero(t, expected, minor);
         }
         return minor;
+    }
+
+    /**
+     * The copy_struct_from_user rule for a table of a newer minor than {@code caller} knows: every byte
+     * past the caller's last member is zero. A newer minor's first members may sit in the tail padding of
+     * the caller's struct (C puts them there), so the scan starts where that member ends, not at the
+     * caller's size. {@code table} is header and payload, already bounded by its verified size.
+     */
+    public static void requireUnknownMembersZero(MemorySegment table, Schema caller, int tableMinor) {
+        for (long offset = HEADER_SIZE + endOfMembers(caller, caller.minor()); offset < table.byteSize(); offset++) {
+            if (table.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset) != 0) {
+                throw new TableRejectedException(Violation.UNKNOWN_MEMBER_NONZERO, offset,
+                        "minor " + tableMinor + " has data past what minor " + caller.minor() + " knows");
+            }
+        }
     }
 
     /** Where the last member of {@code schema} at {@code minor} ends: its size without tail padding. */
