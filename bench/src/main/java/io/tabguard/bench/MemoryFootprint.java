@@ -29,25 +29,28 @@ import java.util.regex.Pattern;
  * -cp benchmarks.jar io.tabguard.bench.MemoryFootprint [N ...]}. Prints a markdown section.
  */
 public final class MemoryFootprint {
+    /** The report is this program's product: a markdown fragment on standard output, merged into the results. */
+    private static final java.io.PrintStream OUT = System.out;
+
     private MemoryFootprint() {}
 
     public static void main(String[] args) throws Throwable {
         int[] counts = args.length == 0 ? new int[]{10_000, 100_000} : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
-        System.out.println("### Footprint per live 8-slot table");
-        System.out.println();
-        System.out.println("Table memory by design: header " + AbiV1.HEADER_SIZE + " B + payload "
+        OUT.println("### Footprint per live 8-slot table");
+        OUT.println();
+        OUT.println("Table memory by design: header " + AbiV1.HEADER_SIZE + " B + payload "
                 + Fixtures.EIGHT.payloadSize(Fixtures.EIGHT.minor()) + " B = "
                 + (AbiV1.HEADER_SIZE + Fixtures.EIGHT.payloadSize(Fixtures.EIGHT.minor())) + " B of native memory, plus "
                 + Fixtures.EIGHT_SLOTS + " upcall stubs (code cache) and the Java objects of table, gate, snapshot and trampolines.");
-        System.out.println("JVM: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version")
+        OUT.println("JVM: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version")
                 + ", NMT " + (nmtAvailable() ? "on" : "off (run with -XX:NativeMemoryTracking=summary for the native breakdown)"));
-        System.out.println();
-        System.out.println("| live tables | build s | heap B/table (after GC) | code cache B/table | native B/table (NMT committed, all but Java Heap) | NMT by category B/table |");
-        System.out.println("|---:|---:|---:|---:|---:|---|");
+        OUT.println();
+        OUT.println("| live tables | build s | heap B/table (after GC) | code cache B/table | native B/table (NMT committed, all but Java Heap) | NMT by category B/table |");
+        OUT.println("|---:|---:|---:|---:|---:|---|");
         for (int n : counts) {
             measure(n);
         }
-        System.out.println();
+        OUT.println();
         firstUse(1_000, 200);
     }
 
@@ -74,7 +77,7 @@ public final class MemoryFootprint {
         Snapshot after = Snapshot.take();
         long classes = ManagementFactory.getClassLoadingMXBean().getTotalLoadedClassCount() - classesBefore;
         int trampolines = n * Fixtures.EIGHT_SLOTS;
-        System.out.printf(Locale.ROOT, "First use: %,d calls through each of %,d trampolines (%,d tables) took %.2f s (%.0f ns/call);"
+        OUT.printf(Locale.ROOT, "First use: %,d calls through each of %,d trampolines (%,d tables) took %.2f s (%.0f ns/call);"
                         + " per trampoline: %.2f classes loaded, %.0f B metaspace, %.0f B code cache, %.0f B heap.%n%n",
                 calls, trampolines, n, seconds, seconds * 1e9 / ((double) trampolines * calls),
                 (double) classes / trampolines, (double) (after.metaspace - before.metaspace) / trampolines,
@@ -107,7 +110,7 @@ public final class MemoryFootprint {
             long heap = after.nmt.getOrDefault("Java Heap", 0L) - before.nmt.getOrDefault("Java Heap", 0L);
             nmtNative = String.format(Locale.ROOT, "%.0f", (double) (total - heap) / n);
         }
-        System.out.printf(Locale.ROOT, "| %,d | %.2f | %.0f | %.0f | %s | %s |%n", n, seconds,
+        OUT.printf(Locale.ROOT, "| %,d | %.2f | %.0f | %.0f | %s | %s |%n", n, seconds,
                 (double) (after.heap - before.heap) / n, (double) (after.codeCache - before.codeCache) / n,
                 nmtNative, categories.isEmpty() ? "n/a" : categories);
         if (tables.size() != n) {

@@ -25,13 +25,18 @@ public final class LlvmJitProbe {
     private LlvmJitProbe() {}
 
     public static void main(String[] args) throws Throwable {
+        System.exit(run(args, System.out));
+    }
+
+    /** The probe, printing to {@code out}; returns the exit code. */
+    static int run(String[] args, java.io.PrintStream out) throws Throwable {
         if (args.length != 2) {
-            System.err.println("usage: LlvmJitProbe honest|revoke|tamper|throw AUDIT_LOG");
-            System.exit(2);
+            out.println("usage: LlvmJitProbe honest|revoke|tamper|throw AUDIT_LOG");
+            return 2;
         }
         String mode = args[0];
         LlvmJit llvm = LlvmJit.load();
-        System.out.println("llvm " + llvm.library());
+        out.println("llvm " + llvm.library());
         try (Registry registry = Registry.open(RegistryOptions.builder().auditLog(Path.of(args[1])).build())) {
             SimpleMemoryManager memory = mode.equals("throw") ? new ThrowingMemory() : new JitMemory();
             GuardedJitMemoryManager mm = new GuardedJitMemoryManager(registry, memory);
@@ -43,25 +48,27 @@ public final class LlvmJitProbe {
                     TableTampering.recomputeChecksum(mm.table());
                 }
                 default -> {
-                    System.err.println("unknown mode " + mode);
-                    System.exit(2);
+                    out.println("unknown mode " + mode);
+                    return 2;
                 }
             }
-            System.out.println("table " + mm.table().status());
+            out.println("table " + mm.table().status());
             LlvmJit.Module module = llvm.newModule("probe").addArithmetic("arith").addTableLookup("lookup", LlvmJitSamples.PRIMES).verify();
             try (LlvmJit.Engine engine = llvm.compile(module, mm.createLlvmMemoryManager(llvm))) {
-                System.out.println("compiling");
-                System.out.flush();
+                out.println("compiling");
+                out.flush();
                 MethodHandle arith = engine.function("arith", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
                 MethodHandle lookup = engine.function("lookup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-                System.out.println("result arith(7,3)=" + (int) arith.invokeExact(7, 3));
-                System.out.println("result lookup(5)=" + (int) lookup.invokeExact(5));
+                out.println("result arith(7,3)=" + (int) arith.invokeExact(7, 3));
+                out.println("result lookup(5)=" + (int) lookup.invokeExact(5));
             } finally {
                 module.close();
             }
             mm.close();
         }
-        System.out.println("done");
+        out.println("done");
+        out.flush();
+        return 0;
     }
 
     /** A memory manager whose allocations throw: the trampoline contains it, audits it, returns NULL. */

@@ -111,8 +111,8 @@ public final class SqliteWorkload {
             }
             w.run(scenario, allocator, auditLog, rows, rounds, check, memstatus);
         } catch (Throwable t) {
-            w.out.println("FAIL exception " + t);
-            t.printStackTrace(w.out);
+            // the exception and where it was thrown, on the output the forking test reads
+            w.out.println("FAIL exception " + t + " at " + java.util.Arrays.toString(t.getStackTrace()));
             w.out.flush();
             System.exit(1);
         }
