@@ -422,10 +422,5 @@ public final class Registry implements AutoCloseable {
                 Runtime.getRuntime().halt(134);
             }
         }
-
-        @Override
-        public LibraryAllowList allowList() {
-            return allowList;
-        }
     }
 }

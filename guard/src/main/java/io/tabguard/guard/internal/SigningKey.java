@@ -89,10 +89,6 @@ public final class SigningKey {
         }
     }
 
-    public boolean isDestroyed() {
-        return destroyed;
-    }
-
     @Override
     public String toString() {
         return "SigningKey[redacted]";

@@ -75,14 +75,6 @@ public final class DispatchGate {
         return state;
     }
 
-    public long payloadAddress() {
-        return payloadAddress;
-    }
-
-    public long contextAddress() {
-        return contextAddress;
-    }
-
     /** A copy of the verified snapshot. */
     public byte[] snapshotBytes() {
         return snapshot.bytes().clone();

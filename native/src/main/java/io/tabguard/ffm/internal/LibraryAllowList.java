@@ -7,17 +7,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The native libraries a registry lets tables point into, loaded once for the registry's lifetime.
- * A slot may hold a native function only if it was resolved here by name; {@link #isResolvedSymbol}
- * answers whether an address is one of those. Thread-safe after construction.
+ * A slot may hold a native function only if it was resolved here by name. Thread-safe after construction.
  */
 public final class LibraryAllowList {
     private final Map<String, SymbolLookup> libraries = new LinkedHashMap<>();
-    private final Set<Long> resolved = ConcurrentHashMap.newKeySet();
 
     /**
      * @param names library names or paths as {@code dlopen} takes them (e.g. {@code libz.so.1})
@@ -33,23 +29,14 @@ public final class LibraryAllowList {
         }
     }
 
-    public Set<String> names() {
-        return libraries.keySet();
-    }
-
     /** The address of {@code symbol} in the first allow-listed library that exports it. */
     public Optional<MemorySegment> find(String symbol) {
         for (SymbolLookup lookup : libraries.values()) {
             Optional<MemorySegment> found = lookup.find(symbol);
             if (found.isPresent()) {
-                resolved.add(found.get().address());
                 return found;
             }
         }
         return Optional.empty();
-    }
-
-    public boolean isResolvedSymbol(long address) {
-        return resolved.contains(address);
     }
 }

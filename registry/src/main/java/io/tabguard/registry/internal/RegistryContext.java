@@ -1,7 +1,6 @@
 package io.tabguard.registry.internal;
 
 import io.tabguard.audit.SecurityEvent;
-import io.tabguard.ffm.internal.LibraryAllowList;
 import io.tabguard.guard.Violation;
 import io.tabguard.guard.internal.KeyLookup;
 
@@ -13,6 +12,4 @@ public interface RegistryContext {
 
     /** Fail-stop policy: flush the audit trail and halt the process. */
     void failStop(Violation violation);
-
-    LibraryAllowList allowList();
 }
