@@ -70,9 +70,13 @@ public final class Fixtures {
         return Integer.compare(a.get(JAVA_INT, 0), b.get(JAVA_INT, 0));
     }
 
-    /** A registry whose audit events go nowhere, allow-listing libtgbench.so. */
+    /**
+     * A registry whose audit events go nowhere, allow-listing libtgbench.so. The benchmarks run on the
+     * class path (JMH's uber-jar), so the registry must be allowed to open there.
+     */
     public static Registry registry() {
         return Registry.open(RegistryOptions.builder()
+                .allowClassPath()
                 .auditSink(NoOpAuditSink.INSTANCE)
                 .allowLibrary(BenchNative.LIBRARY.toString())
                 .build());

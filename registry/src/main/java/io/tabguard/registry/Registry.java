@@ -18,6 +18,7 @@ import io.tabguard.guard.internal.TableVerifier;
 import io.tabguard.guard.internal.VerifiedTable;
 import io.tabguard.registry.internal.DefaultAuditLog;
 import io.tabguard.registry.internal.KeyRing;
+import io.tabguard.registry.internal.LaunchMode;
 import io.tabguard.registry.internal.RegistryContext;
 import io.tabguard.registry.internal.TableImpl;
 
@@ -74,7 +75,7 @@ public final class Registry implements AutoCloseable {
     private final Optional<java.nio.file.Path> auditLogPath;
     private final Context context = new Context();
 
-    private Registry(RegistryOptions options) {
+    private Registry(RegistryOptions options, LaunchMode launchMode) {
         this.options = options;
         try {
             this.allowList = new LibraryAllowList(options.allowedLibraries(), arena);
@@ -92,7 +93,9 @@ public final class Registry implements AutoCloseable {
             this.auditLogPath = Optional.of(log.path());
         }
         context.audit(SecurityEvent.of(EventType.REGISTRY_OPENED, 0, null, 0, null, -1,
-                "policy " + options.refusalPolicy() + ", checks " + options.checkMode() + ", key epoch " + keys.epoch()));
+                "policy " + options.refusalPolicy() + ", checks " + options.checkMode() + ", key epoch " + keys.epoch()
+                        + ", " + launchMode.auditDetail()));
+        launchMode.warnIfClassPath();
     }
 
     /** A registry with the default options: refuse and continue, fast checks, the default audit log. */
@@ -100,8 +103,24 @@ public final class Registry implements AutoCloseable {
         return open(RegistryOptions.defaults());
     }
 
+    /**
+     * A registry with {@code options}. It writes a {@code REGISTRY_OPENED} event to its audit trail before
+     * returning, naming the policy, the check mode, the key epoch and the launch mode.
+     *
+     * @param options how the registry behaves; see {@link RegistryOptions#builder()}
+     * @return an open registry, which the caller must close
+     * @throws IllegalStateException if Tabguard runs on the class path (its classes in the unnamed module)
+     *                               and {@code options} does not {@linkplain RegistryOptions.Builder#allowClassPath()
+     *                               allow the class path}: the message names the fix (module path and
+     *                               {@code --enable-native-access=io.tabguard.ffm})
+     * @throws java.io.UncheckedIOException if the audit log cannot be opened (it never runs without one)
+     * @throws IllegalArgumentException if an allow-listed library cannot be loaded
+     */
     public static Registry open(RegistryOptions options) {
-        return new Registry(Objects.requireNonNull(options, "options"));
+        Objects.requireNonNull(options, "options");
+        LaunchMode launchMode = LaunchMode.of(Registry.class.getModule());
+        launchMode.requireAllowed(options.classPathAllowed());
+        return new Registry(options, launchMode);
     }
 
     public RegistryOptions options() {

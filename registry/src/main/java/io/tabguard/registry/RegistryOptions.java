@@ -9,15 +9,29 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * How a {@link Registry} behaves: refusal policy, check mode, where its audit trail goes, and which
- * native libraries its tables may point into. Immutable and thread-safe; build with {@link #builder()}.
+ * How a {@link Registry} behaves: refusal policy, check mode, where its audit trail goes, which native
+ * libraries its tables may point into, and whether it may run on the class path. Immutable and
+ * thread-safe; build with {@link #builder()}.
  *
- * @param auditLog  the audit log file, or empty for the default place (see the README)
- * @param auditSink a sink the caller owns and closes, which takes precedence over {@code auditLog}
+ * <p>Refuses (with {@link NullPointerException}) a {@code null} component; an allow-listed library that
+ * cannot be loaded is refused later, by {@link Registry#open(RegistryOptions)}.
+ *
+ * @param refusalPolicy    what a refused call does besides returning the slot's refusal value
+ * @param checkMode        how much is checked before every dispatch
+ * @param auditLog         the audit log file, or empty for the default place (see the README)
+ * @param auditSink        a sink the caller owns and closes, which takes precedence over {@code auditLog}
+ * @param allowedLibraries the libraries whose functions tables may hold ({@code dlopen} names or paths)
+ * @param classPathAllowed whether {@link Registry#open(RegistryOptions)} may run with Tabguard on the class
+ *                         path, where its internals are not encapsulated (see {@link Builder#allowClassPath()})
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
-                              Optional<AuditSink> auditSink, List<String> allowedLibraries) {
+                              Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean classPathAllowed) {
 
+    /**
+     * Checks and copies the components.
+     *
+     * @throws NullPointerException if a component is {@code null}
+     */
     public RegistryOptions {
         Objects.requireNonNull(refusalPolicy);
         Objects.requireNonNull(checkMode);
@@ -26,54 +40,117 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         allowedLibraries = List.copyOf(allowedLibraries);
     }
 
+    /**
+     * The defaults: {@link RefusalPolicy#REFUSE_AND_CONTINUE}, {@link CheckMode#FAST}, the default audit
+     * log, no allow-listed library, module path only.
+     *
+     * @return the default options
+     */
     public static RegistryOptions defaults() {
         return builder().build();
     }
 
+    /**
+     * A builder starting from the {@linkplain #defaults() defaults}.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Not thread-safe. */
+    /** Builds {@link RegistryOptions}. Not thread-safe: one builder per thread. */
     public static final class Builder {
         private RefusalPolicy refusalPolicy = RefusalPolicy.REFUSE_AND_CONTINUE;
         private CheckMode checkMode = CheckMode.FAST;
         private Path auditLog;
         private AuditSink auditSink;
         private final List<String> allowedLibraries = new ArrayList<>();
+        private boolean classPathAllowed;
 
         private Builder() {}
 
+        /**
+         * What a refused call does besides returning the slot's refusal value (default
+         * {@link RefusalPolicy#REFUSE_AND_CONTINUE}).
+         *
+         * @param policy the policy
+         * @return this builder
+         */
         public Builder refusalPolicy(RefusalPolicy policy) {
             this.refusalPolicy = Objects.requireNonNull(policy);
             return this;
         }
 
+        /**
+         * How much is checked before every dispatch (default {@link CheckMode#FAST}).
+         *
+         * @param mode the check mode
+         * @return this builder
+         */
         public Builder checkMode(CheckMode mode) {
             this.checkMode = Objects.requireNonNull(mode);
             return this;
         }
 
+        /**
+         * The audit log file the registry creates and writes (its verification key goes beside it, in
+         * {@code file.pub}). Default: {@code ~/.tabguard/audit/registry-<time>-<pid>-<n>.jsonl}.
+         *
+         * @param file the log file
+         * @return this builder
+         */
         public Builder auditLog(Path file) {
             this.auditLog = Objects.requireNonNull(file);
             return this;
         }
 
-        /** Events go to {@code sink}, which the caller keeps owning (the registry does not close it). */
+        /**
+         * Events go to {@code sink}, which the caller keeps owning (the registry does not close it).
+         *
+         * @param sink the sink
+         * @return this builder
+         */
         public Builder auditSink(AuditSink sink) {
             this.auditSink = Objects.requireNonNull(sink);
             return this;
         }
 
-        /** Lets tables bind slots to functions of this library ({@code dlopen} name or path, e.g. {@code libz.so.1}). */
+        /**
+         * Lets tables bind slots to functions of this library ({@code dlopen} name or path, e.g. {@code libz.so.1}).
+         *
+         * @param nameOrPath the library's name or path
+         * @return this builder
+         */
         public Builder allowLibrary(String nameOrPath) {
             allowedLibraries.add(Objects.requireNonNull(nameOrPath));
             return this;
         }
 
+        /**
+         * Lets the registry open when Tabguard runs on the class path. Without this,
+         * {@link Registry#open(RegistryOptions)} refuses there with an {@link IllegalStateException}: on the
+         * class path JPMS does not encapsulate Tabguard's internal packages, so any code in the JVM can call
+         * the table stamper and read the key ring (with {@code setAccessible}), which defeats the signature.
+         * The checks before every dispatch still run. An opted-in registry logs one WARNING (logger
+         * {@code io.tabguard.registry}) and records the class path in its {@code REGISTRY_OPENED} audit event.
+         * Has no effect on the module path.
+         *
+         * @return this builder
+         */
+        public Builder allowClassPath() {
+            this.classPathAllowed = true;
+            return this;
+        }
+
+        /**
+         * The options as set so far.
+         *
+         * @return immutable options
+         */
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
-                    Optional.ofNullable(auditSink), allowedLibraries);
+                    Optional.ofNullable(auditSink), allowedLibraries, classPathAllowed);
         }
     }
 }
