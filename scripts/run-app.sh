@@ -44,33 +44,44 @@ needs_build() {
 
 # Fallback when maven-dependency-plugin cannot run (offline and not in the local repository): the
 # examples jar's manifest lists its runtime dependencies in repository layout (see examples/pom.xml).
+# Tabguard's own jars come from the modules' target/ folders (they are never installed), the rest from
+# the local repository.
 copy_dependencies_from_manifest() {
-  local repo="${TABGUARD_M2_REPO:-$HOME/.m2/repository}" tmp entry
+  local repo="${TABGUARD_M2_REPO:-$HOME/.m2/repository}" tmp entry jar artifact
   tmp="$(mktemp -d)"
   (cd "$tmp" && "$JAR_TOOL" xf "$(module_jar examples)" META-INF/MANIFEST.MF)
   for entry in $(awk '/^ /{line=line substr($0,2); next} {if (line!="") print line; line=$0} END{print line}' \
                    "$tmp/META-INF/MANIFEST.MF" | tr -d '\r' | sed -n 's/^Class-Path: //p'); do
-    if [[ ! -f "$repo/$entry" ]]; then
-      echo "tabguard: dependency $entry is not in $repo" >&2
+    case "$entry" in
+      io/tabguard/tabguard-*)
+        artifact="${entry#io/tabguard/tabguard-}"
+        jar="$(module_jar "${artifact%%/*}")" ;;
+      *) jar="$repo/$entry" ;;
+    esac
+    if [[ -z "$jar" || ! -f "$jar" ]]; then
+      echo "tabguard: dependency $entry is neither built nor in $repo" >&2
       rm -rf "$tmp"
       return 1
     fi
-    cp "$repo/$entry" "$LIB/"
+    cp "$jar" "$LIB/"
   done
   rm -rf "$tmp"
 }
 
+# Packages the modules in place and copies the demo's module path into examples/target/lib. Nothing
+# is installed: the local Maven repository (~/.m2) only gains third-party downloads.
 build() {
   echo "building Tabguard (first run only)…" >&2
   local started="$TARGET/.tabguard-build-started"
   mkdir -p "$TARGET"
   : >"$started"   # its time becomes the stamp's: sources edited during the build make the next run build again
-  "$ROOT/mvnw" -B -ntp -q -f "$ROOT/pom.xml" -DskipTests install -pl examples -am
   rm -rf "$LIB"
   mkdir -p "$LIB"
-  if ! "$ROOT/mvnw" -B -ntp -q -f "$ROOT/examples/pom.xml" dependency:copy-dependencies \
+  # One reactor run, so that Tabguard's modules resolve to the jars just packaged, never to a repository.
+  if ! "$ROOT/mvnw" -B -ntp -q -f "$ROOT/pom.xml" -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl examples -am package dependency:copy-dependencies \
          -DincludeScope=runtime -DoutputDirectory="$LIB" >"$TARGET/copy-dependencies.log" 2>&1; then
     rm -f "$LIB"/*.jar
+    "$ROOT/mvnw" -B -ntp -q -f "$ROOT/pom.xml" -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true -pl examples -am package
     if ! copy_dependencies_from_manifest; then
       cat "$TARGET/copy-dependencies.log" >&2
       return 1
