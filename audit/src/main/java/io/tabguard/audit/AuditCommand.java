@@ -12,7 +12,8 @@ import java.util.List;
  * The command line: {@code audit verify LOG [--key PUB]} verifies an audit log with the verification
  * key {@code PUB} (default {@code LOG.pub}), prints the report, and exits 0 only for an intact log,
  * 1 for a log that is not intact, 2 for a usage error or a file that cannot be read (including
- * {@code --help}, so that no invocation but a successful verification exits 0). The leading word
+ * {@code --help}, so that no invocation but a successful verification exits 0, except {@code --version},
+ * which prints the version and exits 0). An unknown command is named in the error. The leading word
  * {@code audit} is optional. Stateless and thread-safe.
  */
 public final class AuditCommand {
@@ -27,7 +28,8 @@ public final class AuditCommand {
             usage: audit verify LOG [--key PUB]
               Verifies a Tabguard audit log: hash chain, signed checkpoints, Merkle roots, and that it
               ends with a final checkpoint. PUB defaults to LOG.pub.
-              Exit status: 0 intact, 1 not intact, 2 usage error or unreadable file.""";
+              Exit status: 0 intact, 1 not intact, 2 usage error or unreadable file.
+            usage: audit --version""";
 
     private AuditCommand() {
     }
@@ -47,7 +49,14 @@ public final class AuditCommand {
         if (!a.isEmpty() && a.getFirst().equals("audit")) {
             a.removeFirst();
         }
+        if (a.size() == 1 && a.getFirst().equals("--version")) {
+            out.println("tabguard audit " + version());
+            return 0;
+        }
         if (a.isEmpty() || !a.getFirst().equals("verify")) {
+            if (!a.isEmpty() && !a.getFirst().equals("--help") && !a.getFirst().equals("-h")) {
+                err.println("audit: unknown command '" + a.getFirst() + "'");
+            }
             err.println(USAGE_TEXT);
             return USAGE;
         }
@@ -92,5 +101,18 @@ public final class AuditCommand {
         }
         out.println(logPath + ": " + report.describe());
         return report.intact() ? INTACT : NOT_INTACT;
+    }
+
+    /**
+     * Tabguard's version, as the build recorded it from the pom: the module's version on the module path,
+     * the jar manifest's {@code Implementation-Version} on the class path.
+     *
+     * @return the version, or {@code "unknown"} when run from classes the build did not version
+     */
+    public static String version() {
+        Module module = AuditCommand.class.getModule();
+        return (module.isNamed() ? module.getDescriptor().rawVersion() : java.util.Optional.<String>empty())
+                .or(() -> java.util.Optional.ofNullable(AuditCommand.class.getPackage().getImplementationVersion()))
+                .orElse("unknown");
     }
 }

@@ -1,6 +1,7 @@
 package io.tabguard.audit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tabguard.audit.internal.KeyFiles;
@@ -64,5 +65,24 @@ class AuditCommandTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("no such log"), err.toString());
         Files.delete(KeyFiles.pubPath(log));
         assertEquals(2, run("verify", log.toString()));
+    }
+
+    @Test
+    void anUnknownCommandIsNamed() {
+        assertEquals(2, run("xyz"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("audit: unknown command 'xyz'"), err.toString());
+        assertEquals(2, run("--help"));
+        assertFalse(err.toString(StandardCharsets.UTF_8).contains("unknown command"), err.toString());
+    }
+
+    @Test
+    void versionPrintsThePomsVersion() throws Exception {
+        // The root pom's first <version> is the project's own (the same rule ./tabguard --version uses).
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<version>([^<]+)</version>")
+                .matcher(Files.readString(Path.of("..", "pom.xml")));
+        assertTrue(m.find());
+        assertEquals(0, run("--version"));
+        assertEquals("tabguard audit " + m.group(1), out.toString(StandardCharsets.UTF_8).strip());
+        assertEquals(0, run("audit", "--version"));
     }
 }
