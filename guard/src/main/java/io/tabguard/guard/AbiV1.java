@@ -35,7 +35,10 @@ public final class AbiV1 {
     public static final int ABI_VERSION = 1;
     /** Length of the signature field: an HMAC-SHA-256. */
     public static final int SIGNATURE_SIZE = 32;
-    /** Hard ceiling on a whole table; anything claiming more is refused without being read. */
+    /**
+     * Hard ceiling on a whole table, header included (64 KiB): a builder refuses a schema whose payload
+     * does not fit, and bytes claiming more are refused ({@code TABLE_SIZE}) without being read.
+     */
     public static final long MAX_TABLE_SIZE = 64 * 1024;
 
     /** The header, field by field, as C sees it on a little-endian LP64 machine. */
@@ -58,29 +61,49 @@ public final class AbiV1 {
             MemoryLayout.sequenceLayout(32, JAVA_BYTE).withName("reserved1"))
             .withName("tabguard_header_v1");
 
+    /** Size of the header, and the offset of the payload from the table's start: 128 bytes. */
     public static final int HEADER_SIZE = Math.toIntExact(HEADER.byteSize());
 
+    /** Byte offset of {@code magic}, u64 in the header. */
     public static final int OFFSET_MAGIC = offsetOf("magic");
+    /** Byte offset of {@code abi_version}, u16 in the header. */
     public static final int OFFSET_ABI_VERSION = offsetOf("abi_version");
+    /** Byte offset of {@code header_size}, u16 in the header. */
     public static final int OFFSET_HEADER_SIZE = offsetOf("header_size");
+    /** Byte offset of {@code flags}, u32 (zero in v1) in the header. */
     public static final int OFFSET_FLAGS = offsetOf("flags");
+    /** Byte offset of {@code table_size}, u32 (header and payload) in the header. */
     public static final int OFFSET_TABLE_SIZE = offsetOf("table_size");
+    /** Byte offset of {@code payload_size}, u32 in the header. */
     public static final int OFFSET_PAYLOAD_SIZE = offsetOf("payload_size");
+    /** Byte offset of {@code slot_count}, u32 in the header. */
     public static final int OFFSET_SLOT_COUNT = offsetOf("slot_count");
+    /** Byte offset of {@code schema_major}, u16 in the header. */
     public static final int OFFSET_SCHEMA_MAJOR = offsetOf("schema_major");
+    /** Byte offset of {@code schema_minor}, u16 in the header. */
     public static final int OFFSET_SCHEMA_MINOR = offsetOf("schema_minor");
+    /** Byte offset of {@code schema_id}, u64 in the header. */
     public static final int OFFSET_SCHEMA_ID = offsetOf("schema_id");
+    /** Byte offset of {@code serial}, u64 in the header. */
     public static final int OFFSET_SERIAL = offsetOf("serial");
+    /** Byte offset of {@code key_epoch}, u64 in the header. */
     public static final int OFFSET_KEY_EPOCH = offsetOf("key_epoch");
+    /** Byte offset of {@code checksum}, u32 CRC32C in the header. */
     public static final int OFFSET_CHECKSUM = offsetOf("checksum");
+    /** Byte offset of {@code reserved0}, u32 (zero) in the header. */
     public static final int OFFSET_RESERVED0 = offsetOf("reserved0");
+    /** Byte offset of {@code signature}, {@link #SIGNATURE_SIZE} bytes in the header. */
     public static final int OFFSET_SIGNATURE = offsetOf("signature");
+    /** Byte offset of {@code reserved1}, {@link #RESERVED1_SIZE} bytes (zero) in the header. */
     public static final int OFFSET_RESERVED1 = offsetOf("reserved1");
+    /** Length of {@code reserved1}, the header's trailing zero bytes. */
     public static final int RESERVED1_SIZE = 32;
 
-    /** Little-endian, unaligned accessors: untrusted bytes may sit at any address. */
+    /** Little-endian, unaligned 16-bit accessor: untrusted bytes may sit at any address. */
     public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned 32-bit accessor. */
     public static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    /** Little-endian, unaligned 64-bit accessor. */
     public static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private static int offsetOf(String field) {

@@ -54,14 +54,32 @@ public final class Schema {
 
     /** A member of the payload struct. */
     public sealed interface Member permits Slot, Data {
+        /**
+         * The member's name, a C identifier unique within its schema.
+         *
+         * @return the name
+         */
         String name();
 
-        /** Offset from the start of the payload. */
+        /**
+         * Offset from the start of the payload.
+         *
+         * @return the offset in bytes
+         */
         long offset();
 
-        /** The minor that introduced this member. */
+        /**
+         * The minor that introduced this member.
+         *
+         * @return the minor
+         */
         int sinceMinor();
 
+        /**
+         * The member's C type as an FFM layout (a pointer for a slot).
+         *
+         * @return the layout
+         */
         ValueLayout layout();
     }
 
@@ -69,10 +87,25 @@ public final class Schema {
      * A function pointer. A required slot may never be null; an optional slot without a default
      * implementation is null when unbound. A call refused by the guard returns {@code refusalValue}
      * (absent for void slots, or when the table's builder must supply it).
+     *
+     * @param name                  the slot's name
+     * @param offset                offset from the start of the payload
+     * @param sinceMinor            the minor that introduced the slot
+     * @param descriptor            the C function type of the pointer
+     * @param required              whether the slot may never be null
+     * @param defaultImplementation what an unbound optional slot dispatches to, if anything
+     * @param refusalValue          what a refused call returns to native code, if the schema fixes it
+     * @param contextArgument       the index of the context-bound argument, or -1
+     * @param contextBinding        what that argument must equal
      */
     public record Slot(String name, long offset, int sinceMinor, FunctionDescriptor descriptor, boolean required,
                        Optional<MethodHandle> defaultImplementation, Optional<Object> refusalValue,
                        int contextArgument, ContextBinding contextBinding) implements Member {
+        /**
+         * Checks the components; the schema builder checks how they fit together.
+         *
+         * @throws NullPointerException if a reference component is {@code null}
+         */
         public Slot {
             Objects.requireNonNull(name);
             Objects.requireNonNull(descriptor);
@@ -87,8 +120,20 @@ public final class Schema {
         }
     }
 
-    /** A plain value member, written by the table's builder and covered by checksum and signature. */
+    /**
+     * A plain value member, written by the table's builder and covered by checksum and signature.
+     *
+     * @param name       the member's name
+     * @param offset     offset from the start of the payload
+     * @param sinceMinor the minor that introduced the member
+     * @param layout     its C scalar type, in native byte order at natural alignment
+     */
     public record Data(String name, long offset, int sinceMinor, ValueLayout layout) implements Member {
+        /**
+         * Checks the components.
+         *
+         * @throws NullPointerException if {@code name} or {@code layout} is {@code null}
+         */
         public Data {
             Objects.requireNonNull(name);
             Objects.requireNonNull(layout);
@@ -115,62 +160,132 @@ public final class Schema {
         this.id = hash(canonicalDescription);
     }
 
-    /** Starts a schema. {@code name} is a C-like identifier (dots, colons and dashes allowed after the first character). */
+    /**
+     * Starts a schema. {@code name} is a C-like identifier (dots, colons and dashes allowed after the first character).
+     *
+     * @param name  the schema's name, 1 to 128 characters
+     * @param major the major version, 0 to 65535
+     * @return a builder at minor 0
+     * @throws IllegalArgumentException if the name or the major is out of those bounds
+     */
     public static Builder builder(String name, int major) {
         return new Builder(name, major);
     }
 
+    /**
+     * The schema's name, part of its {@link #id()}.
+     *
+     * @return the name
+     */
     public String name() {
         return name;
     }
 
+    /**
+     * The major version: a table of another major is refused.
+     *
+     * @return the major
+     */
     public int major() {
         return major;
     }
 
-    /** The newest minor this schema knows. */
+    /**
+     * The newest minor this schema knows.
+     *
+     * @return the minor
+     */
     public int minor() {
         return minor;
     }
 
+    /**
+     * The schema id stamped in every table's header: a hash of {@link #canonicalDescription()}.
+     *
+     * @return the 64-bit id
+     */
     public long id() {
         return id;
     }
 
-    /** The text {@link #id()} hashes; documented so that other implementations can compute it. */
+    /**
+     * The text {@link #id()} hashes; documented so that other implementations can compute it.
+     *
+     * @return the canonical description
+     */
     public String canonicalDescription() {
         return canonicalDescription;
     }
 
-    /** Every member, in layout order. */
+    /**
+     * Every member, in layout order.
+     *
+     * @return an immutable list
+     */
     public List<Member> members() {
         return members;
     }
 
-    /** The members a table of the given minor has. */
+    /**
+     * The members a table of the given minor has.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return an immutable list, in layout order
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
     public List<Member> members(int atMinor) {
         checkMinor(atMinor);
         return members.stream().filter(m -> m.sinceMinor() <= atMinor).toList();
     }
 
+    /**
+     * Every slot (function pointer), in layout order.
+     *
+     * @return an immutable list
+     */
     public List<Slot> slots() {
         return members.stream().filter(Slot.class::isInstance).map(Slot.class::cast).toList();
     }
 
+    /**
+     * The number of slots a table of the given minor has (its header's {@code slot_count}).
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return the slot count
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
     public int slotCount(int atMinor) {
         return (int) members(atMinor).stream().filter(Slot.class::isInstance).count();
     }
 
+    /**
+     * The member of that name.
+     *
+     * @param memberName the member's name
+     * @return the member, or empty if the schema has none of that name
+     */
     public Optional<Member> member(String memberName) {
         return members.stream().filter(m -> m.name().equals(memberName)).findFirst();
     }
 
-    /** The exact payload size of a table of the given minor: its members, padded to C's struct rules. */
+    /**
+     * The exact payload size of a table of the given minor: its members, padded to C's struct rules.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return the size in bytes
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
     public long payloadSize(int atMinor) {
         return structSize(members(atMinor));
     }
 
-    /** The payload as an FFM layout at the given minor, with explicit padding, ready for a C consumer. */
+    /**
+     * The payload as an FFM layout at the given minor, with explicit padding, ready for a C consumer.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return a struct layout named after the schema
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
     public GroupLayout layout(int atMinor) {
         List<MemoryLayout> elements = new ArrayList<>();
         long position = 0;
@@ -188,7 +303,11 @@ public final class Schema {
         return MemoryLayout.structLayout(elements.toArray(MemoryLayout[]::new)).withName(name);
     }
 
-    /** The payload layout at {@link #minor()}. */
+    /**
+     * The payload layout at {@link #minor()}.
+     *
+     * @return a struct layout named after the schema
+     */
     public GroupLayout layout() {
         return layout(minor);
     }
@@ -196,6 +315,10 @@ public final class Schema {
     /**
      * This schema as a caller of an older minor sees it: the same name, major and id, with only the
      * members of minors {@code 0..atMinor}.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return that view (this schema when {@code atMinor} is its minor)
+     * @throws IllegalArgumentException if the schema has no such minor
      */
     public Schema atMinor(int atMinor) {
         checkMinor(atMinor);
@@ -246,7 +369,13 @@ public final class Schema {
         return sb.toString();
     }
 
-    /** The C signature of a member: a data type such as {@code i32}, or {@code fn i32(ptr,i64)} for a slot. */
+    /**
+     * The C signature of a member: a data type such as {@code i32}, or {@code fn i32(ptr,i64)} for a slot.
+     *
+     * @param member a member of any schema
+     * @return its signature, as {@link #canonicalDescription()} spells it
+     * @throws IllegalArgumentException if the member's type is not a scalar or a pointer
+     */
     public static String cSignature(Member member) {
         if (member instanceof Slot slot) {
             FunctionDescriptor d = slot.descriptor();
@@ -311,26 +440,46 @@ public final class Schema {
 
         private SlotOptions() {}
 
-        /** The slot may be null; unbound, it stays null. */
+        /**
+         * The slot may be null; unbound, it stays null.
+         *
+         * @return these options
+         */
         public SlotOptions optional() {
             required = false;
             return this;
         }
 
-        /** The slot may be left unbound; it then dispatches to {@code implementation}. */
+        /**
+         * The slot may be left unbound; it then dispatches to {@code implementation}.
+         *
+         * @param implementation a handle of exactly the slot's type (checked by {@link Builder#slot(String, FunctionDescriptor, Consumer)})
+         * @return these options
+         */
         public SlotOptions optional(MethodHandle implementation) {
             required = false;
             defaultImplementation = Objects.requireNonNull(implementation, "implementation");
             return this;
         }
 
-        /** What a refused call returns to the native caller: boxed as the return type's carrier. */
+        /**
+         * What a refused call returns to the native caller: boxed as the return type's carrier.
+         *
+         * @param value the value ({@code MemorySegment.NULL} for a pointer; no other pointer is allowed)
+         * @return these options
+         */
         public SlotOptions refusal(Object value) {
             refusalValue = Objects.requireNonNull(value, "refusal value (use MemorySegment.NULL for pointers)");
             return this;
         }
 
-        /** Argument {@code index} (a pointer) must equal what {@code binding} names, or the call is refused. */
+        /**
+         * Argument {@code index} (a pointer) must equal what {@code binding} names, or the call is refused.
+         *
+         * @param index   the 0-based index of a pointer parameter
+         * @param binding what the argument must equal
+         * @return these options
+         */
         public SlotOptions contextArgument(int index, ContextBinding binding) {
             contextArgument = index;
             contextBinding = Objects.requireNonNull(binding);
@@ -359,7 +508,13 @@ public final class Schema {
             this.major = major;
         }
 
-        /** Members declared after this call belong to {@code newMinor}; minors never go backwards. */
+        /**
+         * Members declared after this call belong to {@code newMinor}; minors never go backwards.
+         *
+         * @param newMinor the minor, from the current one to 65535
+         * @return this builder
+         * @throws IllegalArgumentException if the minor goes backwards or is out of range
+         */
         public Builder minor(int newMinor) {
             if (newMinor < currentMinor || newMinor > MAX_VERSION) {
                 throw new IllegalArgumentException("minor must be " + currentMinor + ".." + MAX_VERSION + ": " + newMinor);
@@ -368,11 +523,30 @@ public final class Schema {
             return this;
         }
 
-        /** A required slot with no refusal value of its own (the table's builder must give one if it returns a value). */
+        /**
+         * A required slot with no refusal value of its own (the table's builder must give one if it returns a value).
+         *
+         * @param memberName the slot's name, a C identifier
+         * @param descriptor the C function type: scalar and pointer arguments and return only
+         * @return this builder
+         * @throws IllegalArgumentException as {@link #slot(String, FunctionDescriptor, Consumer)}
+         */
         public Builder slot(String memberName, FunctionDescriptor descriptor) {
             return slot(memberName, descriptor, o -> {});
         }
 
+        /**
+         * A slot configured by {@code configure} (optional, default, refusal value, context argument).
+         *
+         * @param memberName the slot's name, a C identifier
+         * @param descriptor the C function type: scalar and pointer arguments and return only
+         * @param configure  sets the slot's options
+         * @return this builder
+         * @throws IllegalArgumentException if the name is not a C identifier or is taken, the descriptor
+         *                                  passes or returns a struct by value, the default's type or the
+         *                                  refusal value's type does not match, or the context argument is
+         *                                  not a pointer parameter
+         */
         public Builder slot(String memberName, FunctionDescriptor descriptor, Consumer<SlotOptions> configure) {
             Objects.requireNonNull(descriptor, "descriptor");
             SlotOptions o = new SlotOptions();
@@ -400,7 +574,14 @@ public final class Schema {
             return this;
         }
 
-        /** A plain data member, such as a version field the C library reads. */
+        /**
+         * A plain data member, such as a version field the C library reads.
+         *
+         * @param memberName the member's name, a C identifier
+         * @param layout     a scalar or pointer layout; it is placed at its natural C alignment in native order
+         * @return this builder
+         * @throws IllegalArgumentException if the name is not a C identifier or is taken
+         */
         public Builder data(String memberName, ValueLayout layout) {
             Objects.requireNonNull(layout, "layout");
             cType(layout);
@@ -412,6 +593,13 @@ public final class Schema {
             return this;
         }
 
+        /**
+         * The schema as declared so far.
+         *
+         * @return an immutable schema at the current minor
+         * @throws IllegalStateException if minor 0 has no member, or the table would exceed
+         *                               {@link AbiV1#MAX_TABLE_SIZE} (64 KiB, header included)
+         */
         public Schema build() {
             if (members.stream().noneMatch(m -> m.sinceMinor() == 0)) {
                 throw new IllegalStateException("schema " + name + " has no minor-0 member");

@@ -13,24 +13,48 @@ import java.util.Objects;
 public final class TableRejectedException extends SecurityException {
     private static final long serialVersionUID = 1L;
 
+    /** The check that failed. */
     private final Violation violation;
+    /** Offset from the start of the table's header, or {@code -1}. */
     private final long offset;
 
+    /**
+     * A refusal for {@code violation} at {@code offset}.
+     *
+     * @param violation the one violation
+     * @param offset    offset from the start of the table's header, or {@code -1}
+     */
     public TableRejectedException(Violation violation, long offset) {
         this(violation, offset, null);
     }
 
+    /**
+     * A refusal for {@code violation} at {@code offset}, with a detail for the message.
+     *
+     * @param violation the one violation
+     * @param offset    offset from the start of the table's header, or {@code -1}
+     * @param detail    what was found, for people; never key material or table bytes; may be {@code null}
+     */
     public TableRejectedException(Violation violation, long offset, String detail) {
         super(message(violation, offset, detail));
         this.violation = Objects.requireNonNull(violation, "violation");
         this.offset = offset;
     }
 
+    /**
+     * The check that failed.
+     *
+     * @return the violation
+     */
     public Violation violation() {
         return violation;
     }
 
-    /** Offset from the start of the table's header, or {@code -1}. */
+    /**
+     * Offset from the start of the table's header, or {@code -1}.
+     *
+     * @return the offset
+     */
     public long offset() {
         return offset;
     }

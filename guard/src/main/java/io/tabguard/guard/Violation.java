@@ -16,27 +16,41 @@ public enum Violation {
     UNKNOWN_TABLE(1, "the address is not a table this registry owns"),
     /** Fewer bytes than the header, or than the table claims. */
     TRUNCATED(2, "the bytes end before the table does"),
+    /** The magic number is not TABGUARD. */
     BAD_MAGIC(3, "the magic number is not TABGUARD"),
+    /** The ABI version is not one this library reads. */
     ABI_VERSION(4, "the ABI version is not one this library reads"),
+    /** Header_size is not the ABI v1 header size. */
     HEADER_SIZE(5, "header_size is not the ABI v1 header size"),
     /** table_size is not header_size + payload_size, exceeds the hard maximum, or is less than the bytes given. */
     TABLE_SIZE(6, "table_size disagrees with the header, the payload or the bytes given"),
+    /** A flag bit is set that ABI v1 does not define. */
     FLAGS(7, "a flag bit is set that ABI v1 does not define"),
+    /** A reserved byte is not zero. */
     RESERVED(8, "a reserved byte is not zero"),
+    /** Slot_count does not fit the payload or the schema at this minor. */
     SLOT_COUNT(9, "slot_count does not fit the payload or the schema at this minor"),
+    /** The table was made for another schema. */
     SCHEMA_ID(10, "the table was made for another schema"),
+    /** The schema's major version differs from the caller's. */
     SCHEMA_MAJOR(11, "the schema's major version differs from the caller's"),
     /** payload_size is not exactly the size the table's own minor defines. */
     PAYLOAD_SIZE(12, "payload_size is not the size the table's minor defines"),
     /** A newer minor whose members unknown to the caller are not all zero (copy_struct_from_user). */
     UNKNOWN_MEMBER_NONZERO(13, "a member the caller's minor does not know is not zero"),
+    /** The CRC32C does not match the table. */
     CHECKSUM(14, "the CRC32C does not match the table"),
     /** One uniform answer for a wrong key, epoch, address or MAC: the guard is never a forging oracle. */
     SIGNATURE(15, "the signature does not match this registry, key and address"),
+    /** The table was revoked. */
     REVOKED(16, "the table was revoked"),
+    /** The table was closed. */
     CLOSED(17, "the table was closed"),
+    /** The table was quarantined after a failed check. */
     QUARANTINED(18, "the table was quarantined after a failed check"),
+    /** The registry that owned the table is closed. */
     REGISTRY_CLOSED(19, "the registry that owned the table is closed"),
+    /** A required slot is null. */
     NULL_REQUIRED_SLOT(20, "a required slot is null"),
     /** Not a trampoline minted for this table, member and signature, nor an allow-listed symbol. */
     FOREIGN_SLOT(21, "a slot holds a pointer this registry did not mint for that place"),
@@ -61,12 +75,20 @@ public enum Violation {
         this.meaning = meaning;
     }
 
-    /** A stable number for logs and C code; never reused. */
+    /**
+     * A stable number for logs and C code ({@code TABGUARD_V_*} in {@code tabguard.h}); never reused.
+     *
+     * @return the code
+     */
     public int code() {
         return code;
     }
 
-    /** One sentence a user can act on. */
+    /**
+     * One sentence a user can act on.
+     *
+     * @return the meaning, in English
+     */
     public String meaning() {
         return meaning;
     }
