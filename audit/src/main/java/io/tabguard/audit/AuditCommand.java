@@ -34,7 +34,11 @@ public final class AuditCommand {
     private AuditCommand() {
     }
 
-    /** Runs the command and exits the JVM with its status. */
+    /**
+     * Runs the command and exits the JVM with its status.
+     *
+     * @param args the command line, as {@link #run} takes it
+     */
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
@@ -43,6 +47,9 @@ public final class AuditCommand {
      * Runs the command, printing the report to {@code out} and errors to {@code err}.
      *
      * @return the exit status: {@link #INTACT}, {@link #NOT_INTACT} or {@link #USAGE}
+     * @param args the command line: {@code [audit] verify LOG [--key PUB]} or {@code --version}
+     * @param out  where the report (or the version) goes
+     * @param err  where usage and errors go
      */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         List<String> a = new ArrayList<>(Arrays.asList(args == null ? new String[0] : args));

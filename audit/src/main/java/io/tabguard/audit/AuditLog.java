@@ -119,32 +119,61 @@ public final class AuditLog implements AuditSink {
             }
         }
 
-        /** 256, EVERY_CHECKPOINT, 8192, synchronous, 2 s. */
+        /**
+         * 256, EVERY_CHECKPOINT, 8192, synchronous, 2 s.
+         *
+         * @return the default options
+         */
         public static Options defaults() {
             return new Options(256, FsyncPolicy.EVERY_CHECKPOINT, 8192, true, Duration.ofSeconds(2));
         }
 
-        /** A copy with another {@link #checkpointEvery()}. */
+        /**
+         * A copy with another {@link #checkpointEvery()}.
+         *
+         * @param n records between periodic checkpoints, at least 1
+         * @return the copy
+         */
         public Options withCheckpointEvery(int n) {
             return new Options(n, fsync, queueCapacity, synchronous, syncTimeout);
         }
 
-        /** A copy with another {@link #fsync()} policy. */
+        /**
+         * A copy with another {@link #fsync()} policy.
+         *
+         * @param policy when to force the file to storage
+         * @return the copy
+         */
         public Options withFsync(FsyncPolicy policy) {
             return new Options(checkpointEvery, policy, queueCapacity, synchronous, syncTimeout);
         }
 
-        /** A copy with another {@link #queueCapacity()}. */
+        /**
+         * A copy with another {@link #queueCapacity()}.
+         *
+         * @param capacity events that can wait for the writer, at least 1
+         * @return the copy
+         */
         public Options withQueueCapacity(int capacity) {
             return new Options(checkpointEvery, fsync, capacity, synchronous, syncTimeout);
         }
 
-        /** A copy with another {@link #synchronous()} setting. */
+        /**
+         * A copy with another {@link #synchronous()} setting.
+         *
+         * @param sync whether {@code record()} waits for its record to be written
+         * @return the copy
+         */
         public Options withSynchronous(boolean sync) {
             return new Options(checkpointEvery, fsync, queueCapacity, sync, syncTimeout);
         }
 
-        /** A copy with another {@link #syncTimeout()}. */
+        /**
+         * A copy with another {@link #syncTimeout()}.
+         *
+         * @param timeout longest a synchronous {@code record()} waits, not negative
+         * @return the copy
+         */
         public Options withSyncTimeout(Duration timeout) {
             return new Options(checkpointEvery, fsync, queueCapacity, synchronous, timeout);
         }
@@ -191,7 +220,13 @@ public final class AuditLog implements AuditSink {
         this.writer.setDaemon(true);
     }
 
-    /** Opens (or creates) the log at {@code logFile} with {@link Options#defaults()}. */
+    /**
+     * Opens (or creates) the log at {@code logFile} with {@link Options#defaults()}.
+     *
+     * @param logFile the log file; its keys go beside it
+     * @return the open log, which the caller must close
+     * @throws IOException if the log or its keys cannot be read, created or trusted (see the class description)
+     */
     public static AuditLog open(Path logFile) throws IOException {
         return open(logFile, Options.defaults());
     }
@@ -200,6 +235,11 @@ public final class AuditLog implements AuditSink {
      * Opens the log at {@code logFile}, creating it, its parent directories and its keys if needed,
      * checks what is already there, sets a torn tail aside, writes a {@code LOG_OPENED} record and
      * starts the writer thread. See the class description for what it refuses.
+     *
+     * @param logFile the log file; its keys go beside it
+     * @param options checkpoints, fsync, queue and synchronous writing
+     * @return the open log, which the caller must close
+     * @throws IOException if the log or its keys cannot be read, created or trusted
      */
     public static AuditLog open(Path logFile, Options options) throws IOException {
         Objects.requireNonNull(logFile, "logFile");
@@ -306,37 +346,66 @@ public final class AuditLog implements AuditSink {
         channel.force(false);
     }
 
-    /** The log file. */
+    /**
+     * The log file.
+     *
+     * @return the absolute, normalized path
+     */
     public Path path() {
         return path;
     }
 
-    /** The options this log was opened with. */
+    /**
+     * The options this log was opened with.
+     *
+     * @return the options
+     */
     public Options options() {
         return options;
     }
 
-    /** The verification key in C2SP verifier-key text form ({@code <name>+<hex id>+<base64 key>}). */
+    /**
+     * The verification key in C2SP verifier-key text form ({@code <name>+<hex id>+<base64 key>}).
+     *
+     * @return the public key text; never the signing key
+     */
     public String verificationKey() {
         return key.verifierText();
     }
 
-    /** Writes the verification key (the content of {@code <log>.pub}) to {@code target}, replacing it. */
+    /**
+     * Writes the verification key (the content of {@code <log>.pub}) to {@code target}, replacing it.
+     *
+     * @param target the file to write
+     * @throws IOException if it cannot be written
+     */
     public void exportVerificationKey(Path target) throws IOException {
         KeyFiles.writePublic(target, key);
     }
 
-    /** Events that could not be written: recorded after close, {@code null}, or lost to an I/O error. */
+    /**
+     * Events that could not be written: recorded after close, {@code null}, or lost to an I/O error.
+     *
+     * @return the count so far
+     */
     public long failures() {
         return failures.get();
     }
 
-    /** Events that arrived while the queue was full and were counted into coalesced records. */
+    /**
+     * Events that arrived while the queue was full and were counted into coalesced records.
+     *
+     * @return the count so far
+     */
     public long coalescedEvents() {
         return coalesced.get();
     }
 
-    /** True once {@link #close()} has been called. */
+    /**
+     * True once {@link #close()} has been called.
+     *
+     * @return whether the log is closed
+     */
     public boolean isClosed() {
         return closed;
     }

@@ -15,6 +15,8 @@ public final class AuditSinks {
      * and to {@code System.Logger} {@code io.tabguard.audit} (refusals at WARNING, rate-limited), and
      * keeps nothing else: for users who opt out of an audit file. Its {@code record} never blocks and
      * never throws; a {@code null} event is ignored. {@code close} does nothing. Thread-safe.
+     *
+     * @return the shared JFR-only sink
      */
     public static AuditSink jfrOnly() {
         return JfrOnly.INSTANCE;

@@ -37,7 +37,13 @@ public final class AuditVerifier {
     private AuditVerifier() {
     }
 
-    /** Verifies {@code log} with the verification key beside it, {@code <log>.pub}. */
+    /**
+     * Verifies {@code log} with the verification key beside it, {@code <log>.pub}.
+     *
+     * @param log the log file
+     * @return the report; {@link VerificationReport#intact()} is true only for an untouched, closed log
+     * @throws IOException if either file cannot be read, or the key file is malformed
+     */
     public static VerificationReport verify(Path log) throws IOException {
         return verify(log, KeyFiles.pubPath(log.toAbsolutePath().normalize()));
     }
@@ -48,6 +54,8 @@ public final class AuditVerifier {
      *
      * @return the report; {@link VerificationReport#intact()} is true only for an untouched, closed log
      * @throws IOException if either file cannot be read, or the key file is malformed
+     * @param log             the log file
+     * @param verificationKey the verification key file
      */
     public static VerificationReport verify(Path log, Path verificationKey) throws IOException {
         Objects.requireNonNull(log, "log");
@@ -64,6 +72,10 @@ public final class AuditVerifier {
      * @throws IOException              if a file cannot be read, or no verified checkpoint covers {@code seq}
      *                                  (the log is bad before it, or it is not yet signed)
      * @throws IllegalArgumentException if {@code seq} is negative
+     * @param log             the log file
+     * @param seq             the record's seq
+     * @param verificationKey the verification key file
+     * @return the proof, with its signed checkpoint
      */
     public static InclusionProof inclusionProof(Path log, long seq, Path verificationKey) throws IOException {
         return proof(log, seq, KeyFiles.readPublic(verificationKey));
@@ -76,6 +88,9 @@ public final class AuditVerifier {
      *
      * @throws IOException              if the log cannot be read, or no good checkpoint covers {@code seq}
      * @throws IllegalArgumentException if {@code seq} is negative
+     * @param log the log file
+     * @param seq the record's seq
+     * @return the proof, with its (unverified) checkpoint
      */
     public static InclusionProof inclusionProof(Path log, long seq) throws IOException {
         return proof(log, seq, null);
@@ -107,6 +122,10 @@ public final class AuditVerifier {
     /**
      * True if {@code proof} shows its record is in the Merkle tree of {@code proof.treeSize()} records
      * whose root is {@code rootHash} (RFC 9162 §2.1.3.2). Never throws for bad input: returns false.
+     *
+     * @param proof    the proof
+     * @param rootHash the 32-byte Merkle root
+     * @return whether the proof holds
      */
     public static boolean verifyInclusion(InclusionProof proof, byte[] rootHash) {
         if (proof == null || rootHash == null) {
@@ -120,6 +139,9 @@ public final class AuditVerifier {
      * tree size, and the proof verifies against its root.
      *
      * @throws IOException if the key file cannot be read or is malformed
+     * @param proof           the proof
+     * @param verificationKey the verification key file
+     * @return whether the checkpoint is genuine and the proof holds
      */
     public static boolean verifyInclusion(InclusionProof proof, Path verificationKey) throws IOException {
         NoteKey key = KeyFiles.readPublic(verificationKey);

@@ -37,12 +37,20 @@ public enum EventType {
         this.label = label;
     }
 
-    /** The JFR event name for this type, for example {@code tabguard.TableRefused}. */
+    /**
+     * The JFR event name for this type, for example {@code tabguard.TableRefused}.
+     *
+     * @return the event name
+     */
     public String jfrEventName() {
         return "tabguard." + jfrSimpleName;
     }
 
-    /** A short human-readable label, for example {@code Table Refused}. */
+    /**
+     * A short human-readable label, for example {@code Table Refused}.
+     *
+     * @return the label
+     */
     public String label() {
         return label;
     }

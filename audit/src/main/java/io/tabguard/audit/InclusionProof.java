@@ -25,11 +25,15 @@ public final class InclusionProof {
     private final String checkpoint;
 
     /**
+     * A proof, as {@link AuditVerifier#inclusionProof(java.nio.file.Path, long)} makes one or as read back
+     * from elsewhere; every array is copied.
+     *
      * @param leafIndex  the record's seq
      * @param treeSize   the number of records of the tree the proof is for
      * @param recordHash the record's {@code hash} (the leaf data; the leaf hash is SHA-256(0x00 || it))
      * @param path       the audit path, bottom to top
      * @param checkpoint the signed checkpoint note for {@code treeSize}, or {@code null}
+     * @throws IllegalArgumentException if {@code leafIndex} is outside {@code [0, treeSize)} or a hash is not 32 bytes
      */
     public InclusionProof(long leafIndex, long treeSize, byte[] recordHash, List<byte[]> path, String checkpoint) {
         Objects.requireNonNull(recordHash, "recordHash");
@@ -54,22 +58,38 @@ public final class InclusionProof {
         this.checkpoint = checkpoint;
     }
 
-    /** The record's seq: its leaf index in the tree. */
+    /**
+     * The record's seq: its leaf index in the tree.
+     *
+     * @return the leaf index
+     */
     public long leafIndex() {
         return leafIndex;
     }
 
-    /** The number of records in the tree the proof is for. */
+    /**
+     * The number of records in the tree the proof is for.
+     *
+     * @return the tree size
+     */
     public long treeSize() {
         return treeSize;
     }
 
-    /** A copy of the record's hash. */
+    /**
+     * A copy of the record's hash.
+     *
+     * @return 32 bytes
+     */
     public byte[] recordHash() {
         return recordHash.clone();
     }
 
-    /** A copy of the audit path, bottom to top. */
+    /**
+     * A copy of the audit path, bottom to top.
+     *
+     * @return the path's 32-byte hashes
+     */
     public List<byte[]> path() {
         List<byte[]> out = new ArrayList<>(path.size());
         for (byte[] p : path) {
@@ -78,7 +98,11 @@ public final class InclusionProof {
         return out;
     }
 
-    /** The signed checkpoint note for {@link #treeSize()}, or {@code null}. */
+    /**
+     * The signed checkpoint note for {@link #treeSize()}, or {@code null}.
+     *
+     * @return the note text
+     */
     public String checkpoint() {
         return checkpoint;
     }

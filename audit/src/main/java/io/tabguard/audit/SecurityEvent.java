@@ -49,6 +49,14 @@ public record SecurityEvent(EventType type, Instant time, long tableSerial, Stri
      * An event that happened now ({@link Instant#now()}).
      *
      * @throws NullPointerException if {@code type} is {@code null}
+     * @param type        what happened
+     * @param tableSerial the table's serial, or 0 for a registry event
+     * @param schemaName  the schema's name, or {@code null}
+     * @param schemaId    the schema's id, or 0
+     * @param violation   the violation's name, or {@code null}
+     * @param offset      the offset concerned, or -1
+     * @param detail      a short text for people (cleaned and truncated), or {@code null}
+     * @return the event
      */
     public static SecurityEvent of(EventType type, long tableSerial, String schemaName, long schemaId,
                                    String violation, long offset, String detail) {

@@ -57,7 +57,11 @@ public record VerificationReport(boolean intact, long records, long checkpoints,
         }
     }
 
-    /** A multi-line, human-readable account, as the command line prints it. */
+    /**
+     * A multi-line, human-readable account, as the command line prints it.
+     *
+     * @return the account
+     */
     public String describe() {
         if (intact) {
             return "INTACT: " + records + " records, " + checkpoints + " signed checkpoints; " + message;

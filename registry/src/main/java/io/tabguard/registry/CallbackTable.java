@@ -13,34 +13,74 @@ import java.lang.invoke.MethodHandle;
  *
  * <p>Thread-safe. Closing a table makes every slot refuse (returning the slot's refusal value to native
  * callers); its memory and trampolines stay valid, and keep refusing, until the registry closes.
+ *
+ * <p>Limits: header and payload together are at most 64 KiB ({@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE});
+ * each Java-bound slot holds an upcall stub in the JVM's code cache until the registry closes (see
+ * {@link Registry} for the ceiling that sets on live tables).
  */
 public sealed interface CallbackTable extends AutoCloseable permits io.tabguard.registry.internal.TableImpl {
 
+    /**
+     * The schema the table was built for (or accepted as, when imported).
+     *
+     * @return the schema
+     */
     Schema schema();
 
-    /** The minor this table was built at. */
+    /**
+     * The minor this table was built at.
+     *
+     * @return the minor
+     */
     int minor();
 
-    /** Unique within its registry, never reused. */
+    /**
+     * The table's serial, stamped in its header.
+     *
+     * @return unique within its registry, never reused
+     */
     long serial();
 
-    /** The struct to hand to native code: the payload, in the layout {@code schema().layout(minor())}. */
+    /**
+     * The struct to hand to native code: the payload, in the layout {@code schema().layout(minor())}.
+     *
+     * @return the payload segment (valid until the registry closes)
+     */
     MemorySegment payload();
 
+    /**
+     * Where the table is in its life; only {@link TableStatus#OPEN} dispatches.
+     *
+     * @return the current status (it may change right after: another thread may revoke or close)
+     */
     TableStatus status();
 
-    /** The function pointer a slot holds (a trampoline, or an allow-listed native function), from the verified snapshot. */
+    /**
+     * The function pointer a slot holds (a trampoline, or an allow-listed native function), from the verified snapshot.
+     *
+     * @param slot the slot's name
+     * @return the pointer, {@code MemorySegment.NULL} for an unbound optional slot
+     * @throws IllegalArgumentException if the schema has no such slot at the table's minor
+     */
     MemorySegment function(String slot);
 
     /**
      * A handle of the slot's Java type that calls through the table from Java: it checks the table, then
      * calls the slot's function pointer.
      *
+     * @param slot the slot's name
+     * @return a handle of the slot's {@code FunctionDescriptor} type
+     * @throws IllegalArgumentException if the schema has no such slot at the table's minor
      * @throws io.tabguard.guard.TableRejectedException from the handle, when the table is refused
      */
     MethodHandle slotHandle(String slot);
 
-    /** A copy of the table's verified bytes (header and payload), as stamped. */
+    /**
+     * A copy of the table's verified bytes (header and payload), as stamped: what
+     * {@link Registry#adopt(byte[], Schema)} accepts back while the table is open.
+     *
+     * @return a fresh array
+     */
     byte[] verifiedBytes();
 
     /** Refuses every later call; returns once no other thread is inside one of its targets. Idempotent. */

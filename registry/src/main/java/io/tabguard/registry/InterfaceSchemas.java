@@ -32,6 +32,13 @@ public final class InterfaceSchemas {
         }
     };
 
+    /**
+     * The schema of an annotated interface, derived once and cached.
+     *
+     * @param callbackInterface a public interface annotated {@link CallbackSchema}
+     * @return its schema
+     * @throws IllegalArgumentException if the interface breaks a rule listed above
+     */
     public static Schema schemaOf(Class<?> callbackInterface) {
         return CACHE.get(callbackInterface);
     }

@@ -149,12 +149,20 @@ public final class Plugin implements AutoCloseable {
         table = t;
     }
 
-    /** The plugin's file (canonical path). */
+    /**
+     * The plugin's file.
+     *
+     * @return its canonical path
+     */
     public Path file() {
         return file;
     }
 
-    /** The table the plugin sealed and handed back; call its functions with {@link CallbackTable#slotHandle}. */
+    /**
+     * The table the plugin sealed and handed back; call its functions with {@link CallbackTable#slotHandle}.
+     *
+     * @return the table
+     */
     public CallbackTable table() {
         return table;
     }

@@ -58,6 +58,27 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <p>{@code close()} frees every table's memory and trampolines. Native code must not call a slot
  * pointer of this registry after that: until then a closed or revoked table's slots return their
  * refusal values, but after it the code they point to is gone.
+ *
+ * <p><b>Limits.</b>
+ * <ul>
+ * <li><b>Close order</b>: close (or unregister) the C objects that hold slot pointers — an {@code fclose}d
+ *     cookie stream, an LLVM engine, a plugin — before the registry; {@code close()} cannot know them.</li>
+ * <li><b>Table size</b>: a table, its 128-byte header included, is at most
+ *     {@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE} (64 KiB); the schema builder refuses a larger payload.</li>
+ * <li><b>Code cache</b>: every Java-bound slot is an FFM upcall stub in the JVM's code cache, about
+ *     0.75 KB each (~6 KB per 8-slot table). With the default code cache (240 MB) building fails near
+ *     40,000 live 8-slot tables ({@code OutOfMemoryError} from the upcall linker); run many tables with
+ *     {@code -XX:ReservedCodeCacheSize} (100,000 such tables need {@code 1g}). Stubs are freed only when the
+ *     registry closes, not when a table is closed or revoked.</li>
+ * <li><b>Refusal cost</b>: a refusal is the slow path. A refused call takes the table's lock (refusals of
+ *     one table are serialized) and writes one audit event; the first refusal of a tampered table also runs
+ *     the full checks (CRC32C and HMAC-SHA-256 over the table, about the cost of one
+ *     {@link #adopt(byte[], Schema) import}) and quarantines it. Under a flood the audit log coalesces
+ *     events into counted records and the operator log is rate-limited; with
+ *     {@link RefusalPolicy#FAIL_STOP} the first refusal halts the process.</li>
+ * <li><b>Launch mode</b>: on the class path the registry refuses to open unless
+ *     {@link RegistryOptions.Builder#allowClassPath()}; there JPMS does not protect the key.</li>
+ * </ul>
  */
 public final class Registry implements AutoCloseable {
     private final RegistryOptions options;
@@ -98,7 +119,13 @@ public final class Registry implements AutoCloseable {
         launchMode.warnIfClassPath();
     }
 
-    /** A registry with the default options: refuse and continue, fast checks, the default audit log. */
+    /**
+     * A registry with the default options: refuse and continue, fast checks, the default audit log.
+     *
+     * @return an open registry, which the caller must close
+     * @throws IllegalStateException on the class path (see {@link #open(RegistryOptions)})
+     * @throws java.io.UncheckedIOException if the audit log cannot be opened
+     */
     public static Registry open() {
         return open(RegistryOptions.defaults());
     }
@@ -123,16 +150,31 @@ public final class Registry implements AutoCloseable {
         return new Registry(options, launchMode);
     }
 
+    /**
+     * The options the registry was opened with.
+     *
+     * @return the options
+     */
     public RegistryOptions options() {
         return options;
     }
 
-    /** The audit log this registry writes, unless the caller supplied its own sink. */
+    /**
+     * The audit log this registry writes, unless the caller supplied its own sink.
+     *
+     * @return the log file, or empty when events go to a caller's {@link io.tabguard.audit.AuditSink}
+     */
     public Optional<java.nio.file.Path> auditLogPath() {
         return auditLogPath;
     }
 
-    /** Starts a table of {@code schema}. */
+    /**
+     * Starts a table of {@code schema}.
+     *
+     * @param schema the payload's layout and slots
+     * @return a builder for one table
+     * @throws IllegalStateException if the registry is closed
+     */
     public TableBuilder builder(Schema schema) {
         ensureOpen();
         return new TableBuilder(this, schema);
@@ -141,6 +183,13 @@ public final class Registry implements AutoCloseable {
     /**
      * Builds a table from an implementation of a {@link CallbackSchema} interface: each
      * {@link CallbackSlot} method becomes a slot bound to {@code implementation}.
+     *
+     * @param <T>               the interface type
+     * @param callbackInterface a public interface annotated {@link CallbackSchema}, in an exported package
+     * @param implementation    what the slots call
+     * @return the built table
+     * @throws IllegalArgumentException if the interface breaks a rule of {@link InterfaceSchemas}
+     * @throws IllegalStateException if the registry is closed
      */
     public <T> CallbackTable table(Class<T> callbackInterface, T implementation) {
         Objects.requireNonNull(implementation, "implementation");
@@ -160,7 +209,12 @@ public final class Registry implements AutoCloseable {
      * A typed view that calls through {@code table} from Java: each method checks the table, then makes
      * a validated downcall into the slot. A refused call throws {@link TableRejectedException}.
      *
-     * @throws IllegalArgumentException if the table was not built for the interface's schema
+     * @param <T>               the interface type
+     * @param callbackInterface a public interface annotated {@link CallbackSchema}
+     * @param table             a table of this registry built for that interface's schema
+     * @return a proxy implementing the interface
+     * @throws IllegalArgumentException if the table was not built for the interface's schema, or belongs
+     *                                  to another registry
      */
     public <T> T proxy(Class<T> callbackInterface, CallbackTable table) {
         Schema schema = InterfaceSchemas.schemaOf(callbackInterface);
@@ -173,11 +227,20 @@ public final class Registry implements AutoCloseable {
                 new io.tabguard.registry.internal.TableProxy(callbackInterface, t, InterfaceSchemas.slotMethods(callbackInterface))));
     }
 
+    /**
+     * The current key epoch, stamped in every table's header; {@link #rotateKey()} advances it.
+     *
+     * @return the epoch, from 1
+     */
     public long keyEpoch() {
         return keys.epoch();
     }
 
-    /** Tables built and not yet closed or revoked. */
+    /**
+     * Tables built and not yet closed, revoked or quarantined.
+     *
+     * @return how many tables are {@link TableStatus#OPEN}
+     */
     public int openTables() {
         return (int) bySerial.values().stream().filter(t -> t.status() == TableStatus.OPEN).count();
     }
@@ -187,7 +250,11 @@ public final class Registry implements AutoCloseable {
      * {@code expected} (at its minor). The bytes are copied first and only the copy is read. Accepted
      * only if the copy is, byte for byte, a table this registry built, under its current key, still open.
      *
-     * @throws TableRejectedException naming the first check that failed
+     * @param bytes    the claimed table, header first
+     * @param expected the schema (at its minor) the caller will use the table as
+     * @return the registry's table those bytes are
+     * @throws TableRejectedException naming the first check that failed (also audited)
+     * @throws IllegalStateException if the registry is closed
      */
     public CallbackTable adopt(byte[] bytes, Schema expected) {
         ensureOpen();
@@ -203,6 +270,13 @@ public final class Registry implements AutoCloseable {
      * Imports a table native code handed back: {@code payloadPointer} must be the payload address of a
      * table this registry owns (anything else is refused as {@link Violation#UNKNOWN_TABLE} without
      * being read), and {@code payloadLength} its payload size.
+     *
+     * @param payloadPointer the payload address native code handed back
+     * @param payloadLength  the payload's size in bytes, as native code claims it
+     * @param expected       the schema (at its minor) the caller will use the table as
+     * @return the registry's table at that address
+     * @throws TableRejectedException naming the first check that failed (also audited)
+     * @throws IllegalStateException if the registry is closed
      */
     public CallbackTable adopt(MemorySegment payloadPointer, long payloadLength, Schema expected) {
         ensureOpen();
@@ -241,7 +315,13 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    /** Revokes a table: every later call through it is refused. Returns once no target of it is running on another thread. */
+    /**
+     * Revokes a table: every later call through it is refused. Returns once no target of it is running on another thread.
+     *
+     * @param table a table of this registry
+     * @throws IllegalArgumentException if the table belongs to another registry
+     * @throws IllegalStateException if the registry is closed
+     */
     public void revoke(CallbackTable table) {
         ensureOpen();
         own(table).revoke();
@@ -309,6 +389,9 @@ public final class Registry implements AutoCloseable {
      * be the exact start of an exported symbol of the plugin's own file. The library stays loaded until
      * the registry closes.
      *
+     * @param library the plugin's shared library
+     * @param schema  the schema of the one table the plugin must seal
+     * @return the loaded plugin and its table
      * @throws TableRejectedException naming the violation when the plugin's table is refused (also audited)
      * @throws IllegalArgumentException if the library cannot be loaded or has no entry point
      * @throws IllegalStateException if the registry is closed, or the entry point returned non-zero without

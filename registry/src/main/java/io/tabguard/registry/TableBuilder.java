@@ -47,7 +47,13 @@ public final class TableBuilder {
         this.minor = schema.minor();
     }
 
-    /** Builds the table at an older minor of its schema (for a consumer that expects that minor's struct). */
+    /**
+     * Builds the table at an older minor of its schema (for a consumer that expects that minor's struct).
+     *
+     * @param atMinor a minor from 0 to the schema's
+     * @return this builder
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
     public TableBuilder minor(int atMinor) {
         if (atMinor < 0 || atMinor > schema.minor()) {
             throw new IllegalArgumentException("schema " + schema.name() + " has minors 0.." + schema.minor());
@@ -56,7 +62,14 @@ public final class TableBuilder {
         return this;
     }
 
-    /** Binds a slot to a Java method handle of exactly the slot's type. */
+    /**
+     * Binds a slot to a Java method handle of exactly the slot's type.
+     *
+     * @param slot   the slot's name
+     * @param target a handle of type {@code descriptor.toMethodType()}
+     * @return this builder
+     * @throws IllegalArgumentException if there is no such slot, it is bound already, or the type differs
+     */
     public TableBuilder bind(String slot, MethodHandle target) {
         Objects.requireNonNull(target, "target");
         Schema.Slot s = slot(slot);
@@ -71,6 +84,14 @@ public final class TableBuilder {
     /**
      * Binds a slot to a lambda (or any implementation) of a public functional interface whose single
      * abstract method has exactly the slot's type.
+     *
+     * @param <F>                 the functional interface
+     * @param slot                the slot's name
+     * @param functionalInterface a public interface, in an exported package, with one abstract method
+     * @param implementation      what the slot calls
+     * @return this builder
+     * @throws IllegalArgumentException as {@link #bind(String, MethodHandle)}, or if the interface is not
+     *                                  public and functional
      */
     public <F> TableBuilder bind(String slot, Class<F> functionalInterface, F implementation) {
         Objects.requireNonNull(implementation, "implementation");
@@ -84,7 +105,15 @@ public final class TableBuilder {
         return bind(slot, handle);
     }
 
-    /** Binds a slot to a function of one of the registry's allow-listed libraries. */
+    /**
+     * Binds a slot to a function of one of the registry's allow-listed libraries.
+     *
+     * @param slot   the slot's name
+     * @param symbol the function's symbol name
+     * @return this builder
+     * @throws IllegalArgumentException if there is no such slot, it is bound already, or no allow-listed
+     *                                  library has the symbol
+     */
     public TableBuilder bindNative(String slot, String symbol) {
         slot(slot);
         MemorySegment function = registry.findAllowListed(symbol).orElseThrow(() -> new IllegalArgumentException(
@@ -104,7 +133,14 @@ public final class TableBuilder {
         return this;
     }
 
-    /** What a refused call through {@code slot} returns to native code (overrides the schema's). */
+    /**
+     * What a refused call through {@code slot} returns to native code (overrides the schema's).
+     *
+     * @param slot  the slot's name
+     * @param value boxed as the return type's carrier; {@code MemorySegment.NULL} is the only pointer allowed
+     * @return this builder
+     * @throws IllegalArgumentException if there is no such slot or the value's type does not fit
+     */
     public TableBuilder refusal(String slot, Object value) {
         Schema.Slot s = slot(slot);
         requireRefusalType(s, value);
@@ -112,7 +148,15 @@ public final class TableBuilder {
         return this;
     }
 
-    /** Writes a data member (boxed in its layout's carrier: Integer for JAVA_INT, MemorySegment for ADDRESS, ...). */
+    /**
+     * Writes a data member (boxed in its layout's carrier: Integer for JAVA_INT, MemorySegment for ADDRESS, ...).
+     *
+     * @param member the data member's name
+     * @param value  its value
+     * @return this builder
+     * @throws IllegalArgumentException if there is no such data member at the table's minor, it is a slot,
+     *                                  or the value's type does not fit
+     */
     public TableBuilder data(String member, Object value) {
         Objects.requireNonNull(value, "value");
         Schema.Member m = schema.member(member).filter(x -> x.sinceMinor() <= minor)
@@ -128,13 +172,25 @@ public final class TableBuilder {
         return this;
     }
 
-    /** The context that slots declared {@code REGISTERED_CONTEXT} check their context argument against. */
+    /**
+     * The context that slots declared {@code REGISTERED_CONTEXT} check their context argument against.
+     *
+     * @param registeredContext the pointer those arguments must equal
+     * @return this builder
+     */
     public TableBuilder context(MemorySegment registeredContext) {
         this.context = Objects.requireNonNull(registeredContext);
         return this;
     }
 
-    /** Stamps and returns the table; the builder cannot be used again. */
+    /**
+     * Stamps and returns the table; the builder cannot be used again.
+     *
+     * @return the sealed table, open and owned by the registry
+     * @throws IllegalStateException if a required slot is unbound, a non-void slot has no refusal value, a
+     *                               slot is bound to a registered context that was not given, this builder
+     *                               built a table already, or the registry is closed
+     */
     public CallbackTable build() {
         if (built) {
             throw new IllegalStateException("this builder already built a table");
