@@ -124,7 +124,9 @@ enum tabguard_violation {
     TABGUARD_V_SLOT_NOT_A_SYMBOL_START = 24, /* a slot's function pointer is not the exact start of a symbol */
     TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST = 25, /* a slot's function is in a library that is not allow-listed */
     TABGUARD_V_UNSEALED_TABLE = 26,         /* the pointer is not a table the host sealed */
-    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27  /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27, /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_SLOT_NOT_A_FUNCTION = 28,    /* a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub */
+    TABGUARD_V_BAD_POINTER = 29             /* a pointer handed to the host is NULL or its memory cannot be read or written */
 };
 
 /**

@@ -84,11 +84,22 @@ public final class TableBuilder {
         return bind(slot, handle);
     }
 
-    /** Binds a slot to a function of one of the registry's allow-listed libraries. */
+    /**
+     * Binds a slot to a function defined in one of the registry's allow-listed libraries
+     * ({@link RegistryOptions.Builder#allowLibrary}): the exact start of a sized {@code STT_FUNC} symbol of
+     * that very file. A name the listed file only imports (with only {@code libz.so.1} listed: {@code system},
+     * {@code execve}, {@code mprotect}, {@code dlopen}, which libz's dependency libc defines), a data object,
+     * a label, a PLT/GOT stub or an IFUNC is refused.
+     *
+     * @throws IllegalArgumentException if no allow-listed library defines {@code symbol} as a function; the
+     *                                  message says where the name resolved instead ({@code SLOT_OUTSIDE_ALLOW_LIST})
+     */
     public TableBuilder bindNative(String slot, String symbol) {
         slot(slot);
-        MemorySegment function = registry.findAllowListed(symbol).orElseThrow(() -> new IllegalArgumentException(
-                "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()));
+        var resolution = registry.findAllowListed(symbol);
+        MemorySegment function = resolution.function().orElseThrow(() -> new IllegalArgumentException(
+                "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()
+                        + " (" + io.tabguard.guard.Violation.SLOT_OUTSIDE_ALLOW_LIST + "): " + resolution.refusal()));
         put(slot, new Binding.Native(symbol, function));
         return this;
     }
