@@ -57,12 +57,7 @@ class AllowListTest {
 
     @AfterAll
     static void deleteHelperLibraries() throws IOException {
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        NativeBuilds.deleteFlatDirectory(dir);
     }
 
     private static Path source(String name) throws IOException {

@@ -19,6 +19,16 @@ final class NativeBuilds {
         return Path.of(System.getProperty("user.dir")).resolve("../native/include").normalize();
     }
 
+    /** Deletes a folder of build outputs (flat: the sources and libraries a test wrote into it). */
+    static void deleteFlatDirectory(Path dir) throws IOException {
+        try (var files = java.nio.file.Files.list(dir)) {
+            for (Path p : files.toList()) {
+                java.nio.file.Files.deleteIfExists(p);
+            }
+        }
+        java.nio.file.Files.deleteIfExists(dir);
+    }
+
     /** {@code gcc -std=c11 -Wall -Wextra -Werror -fPIC -shared <flags> -o out sources... <libraries>}. */
     static Path sharedLibrary(Path out, List<Path> sources, List<String> flags, List<String> libraries) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"));

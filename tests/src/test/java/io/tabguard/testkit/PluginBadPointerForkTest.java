@@ -44,12 +44,7 @@ class PluginBadPointerForkTest {
 
     @AfterAll
     static void deleteDirectory() throws IOException {
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        NativeBuilds.deleteFlatDirectory(dir);
     }
 
     @Test

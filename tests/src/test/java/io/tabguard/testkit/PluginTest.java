@@ -89,12 +89,7 @@ class PluginTest {
     @AfterAll
     static void close() throws IOException {
         registry.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        NativeBuilds.deleteFlatDirectory(dir);
     }
 
     @Test
