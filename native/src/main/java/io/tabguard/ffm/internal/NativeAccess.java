@@ -167,10 +167,15 @@ public final class NativeAccess {
         static final MethodHandle PROCESS_VM_WRITEV = bind("process_vm_writev", VM_RW, Linker.Option.captureCallState("errno"));
 
         private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
-            return LINKER.defaultLookup().find(name)
-                    .map(f -> LINKER.downcallHandle(f, descriptor, options))
-                    .orElseThrow(() -> new UnsupportedOperationException(name + " is not exported by the C library (glibc 2.34+ needed)"));
+            return bindLibc(name, descriptor, options);
         }
+    }
+
+    /** A downcall handle for a function of the C library the linker uses; the restricted call stays in this class. */
+    private static MethodHandle bindLibc(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        MemorySegment f = LINKER.defaultLookup().find(name).orElseThrow(
+                () -> new UnsupportedOperationException(name + " is not exported by the C library (glibc 2.34+ needed)"));
+        return LINKER.downcallHandle(f, descriptor, options);
     }
 
     /**
