@@ -124,7 +124,7 @@ public final class Plugin implements AutoCloseable {
             throw new IllegalArgumentException("plugin " + file + ": " + ENTRY_POINT + " is not a function of the plugin's own file: "
                     + entryCheck.detail());
         }
-        requireFaultSafeAccess(registry);
+        requireFaultSafeAccess();
         Plugin plugin = new Plugin(registry, file, schema, own);
         plugin.start(entry);
         return plugin;
@@ -320,10 +320,13 @@ public final class Plugin implements AutoCloseable {
      * Plugin memory is touched only through the kernel ({@code process_vm_readv}/{@code writev}): refuse to load
      * a plugin at all where that is not allowed (an old kernel, a seccomp filter), rather than fault later.
      */
-    private static void requireFaultSafeAccess(Registry registry) {
-        MemorySegment probe = registry.arena().allocate(8, 8);
-        if (NativeAccess.readFaultSafe(probe.address(), new byte[8]) != NativeAccess.Transfer.DONE) {
-            throw new IllegalStateException("plugins need process_vm_readv/process_vm_writev on the own process, which this system refuses");
+    private static void requireFaultSafeAccess() {
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment probe = a.allocate(8, 8);
+            if (NativeAccess.readFaultSafe(probe.address(), new byte[8]) != NativeAccess.Transfer.DONE
+                    || NativeAccess.writeFaultSafe(probe.address(), new byte[8]) != NativeAccess.Transfer.DONE) {
+                throw new IllegalStateException("plugins need process_vm_readv/process_vm_writev on the own process, which this system refuses");
+            }
         }
     }
 

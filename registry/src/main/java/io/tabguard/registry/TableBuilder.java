@@ -105,9 +105,9 @@ public final class TableBuilder {
     }
 
     /**
-     * Binds a slot to a C plugin's function whose address {@link Plugin}'s seal has already checked: the
-     * exact start of a symbol of an allow-listed library ({@code dladdr}). Package-private: only the
-     * plugin host calls it.
+     * Binds a slot to a C plugin's function whose address {@link Plugin}'s seal has already checked: a
+     * function of the plugin's own file ({@code AllowedObject}: the exact start of a defined, sized
+     * {@code STT_FUNC} in its executable code). Package-private: only the plugin host calls it.
      */
     TableBuilder bindVerifiedNative(String slot, String symbol, MemorySegment function) {
         slot(slot);

@@ -26,6 +26,7 @@ final class ElfImage {
 
     static final int SHF_ALLOC = 0x2;
     static final int SHF_EXECINSTR = 0x4;
+    static final int SHF_TLS = 0x400;
     static final int SHT_DYNSYM = 11;
     static final int STT_FUNC = 2;
 
@@ -68,9 +69,11 @@ final class ElfImage {
         return file;
     }
 
-    /** The section whose link-time range holds {@code linkAddress}, if any (SHF_ALLOC sections only). */
+    /** The section whose link-time range holds {@code linkAddress}, if any (SHF_ALLOC, non-TLS sections only). */
     java.util.Optional<Section> sectionAt(long linkAddress) {
-        return sections.stream().filter(s -> (s.flags() & SHF_ALLOC) != 0 && s.size() > 0 && s.contains(linkAddress)).findFirst();
+        // TLS sections (.tdata/.tbss) hold templates, and .tbss takes no address space: skip them.
+        return sections.stream().filter(s -> (s.flags() & SHF_ALLOC) != 0 && (s.flags() & SHF_TLS) == 0 && s.size() > 0
+                && s.contains(linkAddress)).findFirst();
     }
 
     /** Whether {@code .dynsym} has a defined function with exactly this value, size and {@code st_info}. */
