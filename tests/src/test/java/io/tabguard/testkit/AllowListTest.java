@@ -127,6 +127,33 @@ class AllowListTest {
         }
     }
 
+    /**
+     * The loader needs no section headers, the rule does: a library whose section header table is gone or
+     * points outside the file still loads with dlopen, and is refused when the registry opens (fail closed).
+     * Offsets are of the ELF64 header: e_shoff at 0x28 (8 bytes), e_shentsize 0x3A, e_shnum 0x3C (2 bytes).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "section headers past the end, 40, 8, 1073741824",
+            "no section headers,           60, 2, 0",
+            "wrong entry size,             58, 2, 32",
+            "names index out of range,     62, 2, 65000",
+    })
+    void aLibraryWhoseSectionHeadersCannotBeReadIsRefusedAtOpen(String what, int offset, int width, long value) throws IOException {
+        byte[] elf = Files.readAllBytes(helper);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(elf).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (width == 8) {
+            b.putLong(offset, value);
+        } else {
+            b.putShort(offset, (short) value);
+        }
+        Path broken = dir.resolve("libtgbroken-" + offset + ".so");
+        Files.write(broken, elf);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Fixtures.open(audit, o -> o.allowLibrary(broken.toString())).close());
+        assertTrue(e.getMessage().contains("cannot be read as ELF"), e.getMessage());
+    }
+
     @Test
     void theHelpersOwnFunctionsBindAndItsDependencyOnlyOnceListed() throws Throwable {
         try (Registry helperOnly = Fixtures.open(audit, o -> o.allowLibrary(helper.toString()))) {
