@@ -124,7 +124,9 @@ enum tabguard_violation {
     TABGUARD_V_SLOT_NOT_A_SYMBOL_START = 24, /* a slot's function pointer is not the exact start of a symbol */
     TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST = 25, /* a slot's function is in a library that is not allow-listed */
     TABGUARD_V_UNSEALED_TABLE = 26,         /* the pointer is not a table the host sealed */
-    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27  /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27, /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_SLOT_NOT_A_FUNCTION = 28,    /* a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub */
+    TABGUARD_V_BAD_POINTER = 29             /* a pointer handed to the host is NULL or its memory cannot be read or written */
 };
 
 /**
@@ -157,8 +159,13 @@ static inline const struct tabguard_header_v1 *tabguard_header_of(const void *pa
  *   4. returns 0 (or the non-zero code table_seal returned).
  * table_init and table_seal return 0, a tabguard_violation code, or TABGUARD_HOST_REFUSED (-1) when the
  * host table refused the call itself (another host_ctx, a closed or tampered host table). Slots refused: a pointer that is not
- * the exact start of a symbol (TABGUARD_V_SLOT_NOT_A_SYMBOL_START: a gadget, the heap, the stack), or a
- * symbol of another library (TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST: libc, another plugin). Writing into the
+ * the exact start of a symbol (TABGUARD_V_SLOT_NOT_A_SYMBOL_START: a gadget, the heap, the stack, a PLT entry),
+ * a symbol of another library (TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST: libc, another plugin), or a symbol of the
+ * plugin that is not a defined, sized STT_FUNC in its executable code (TABGUARD_V_SLOT_NOT_A_FUNCTION: a data
+ * object, a label, a function symbol inside another function or in .plt/.plt.sec/.plt.got/.got). The host
+ * reads buf and writes *out_table only through the kernel (process_vm_readv/process_vm_writev): NULL, a wild
+ * pointer or a buffer whose memory is partly unmapped, PROT_NONE or read-only is TABGUARD_V_BAD_POINTER, never
+ * a crash; *out_table is NULL until the seal succeeds. Writing into the
  * sealed copy afterwards is caught at the next call through it: the table is quarantined.
  * ------------------------------------------------------------------------------------------- */
 

@@ -65,7 +65,14 @@ public enum Violation {
     /** A raw struct, not a table the host sealed, was given where a sealed table is expected. */
     UNSEALED_TABLE(26, "the pointer is not a table the host sealed"),
     /** A C plugin sealed a buffer that table_init did not prepare, or that was sealed already. */
-    BUFFER_NOT_INITIALIZED(27, "the buffer was not prepared by table_init, or was sealed already");
+    BUFFER_NOT_INITIALIZED(27, "the buffer was not prepared by table_init, or was sealed already"),
+    /**
+     * A slot's pointer is the exact start of a symbol of an allowed file, but not of a function: a data
+     * object, a label (no type or size), a symbol inside another function, or a stub of the PLT or GOT.
+     */
+    SLOT_NOT_A_FUNCTION(28, "a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub"),
+    /** A pointer native code handed the host is NULL or cannot be read or written (unmapped, protected). */
+    BAD_POINTER(29, "a pointer handed to the host is NULL or its memory cannot be read or written");
 
     private final int code;
     private final String meaning;

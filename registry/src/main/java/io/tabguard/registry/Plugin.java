@@ -1,5 +1,6 @@
 package io.tabguard.registry;
 
+import io.tabguard.ffm.internal.AllowedObject;
 import io.tabguard.ffm.internal.NativeAccess;
 import io.tabguard.guard.AbiV1;
 import io.tabguard.guard.Schema;
@@ -40,14 +41,21 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       size of that minor;</li>
  *   <li>{@code table_seal} consumes that initialisation (a buffer is sealed at most once), copies the
  *       buffer once into Java memory, checks the header against what {@code table_init} wrote, checks that
- *       members a newer minor added are zero, and that every non-null slot is the exact start of an exported
- *       symbol ({@code dladdr}) of the plugin's own file, then builds a table through the registry's
+ *       members a newer minor added are zero, and that every non-null slot is a function of the plugin's own
+ *       file ({@link AllowedObject}: the exact start of a defined, sized {@code STT_FUNC} symbol, in its
+ *       executable code and not in a PLT/GOT stub), then builds a table through the registry's
  *       sealed builder (new memory, stamped, indexed, audited) at the host's minor, with defaults for the
  *       slots the plugin's minor lacks;</li>
  *   <li>the pointer the plugin hands back must be the payload of a table sealed for it.</li>
  * </ol>
  * Every refusal names a {@link Violation} and is audited as {@code TABLE_REFUSED}; {@code table_init} and
  * {@code table_seal} return 0 or that violation's code to C.
+ *
+ * <p>The host never dereferences a pointer the plugin passed: the buffer and {@code out_table} are read and
+ * written with {@code process_vm_readv}/{@code process_vm_writev} on the own process
+ * ({@link NativeAccess#readFaultSafe}), so NULL, a wild pointer, an unmapped or read-only tail page is the
+ * refusal {@link Violation#BAD_POINTER}, never a crash of the JVM. {@code *out_table} is set to NULL first
+ * and to the sealed table last; a buffer that faults may be left partly written.
  *
  * <p>Thread-safe: the host slots may be called from any thread (two seals of one buffer: exactly one
  * wins). {@link #close()} closes the plugin's tables and the host table; the library itself stays
@@ -79,7 +87,7 @@ public final class Plugin implements AutoCloseable {
     private final Registry registry;
     private final Path file;
     private final Schema schema;
-    private final long ownBase;
+    private final AllowedObject own;
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
     private final Map<Long, CallbackTable> sealed = new ConcurrentHashMap<>();
     private final AtomicReference<TableRejectedException> lastRefusal = new AtomicReference<>();
@@ -87,11 +95,11 @@ public final class Plugin implements AutoCloseable {
     private volatile CallbackTable hostTable;
     private volatile CallbackTable table;
 
-    private Plugin(Registry registry, Path file, Schema schema, long ownBase) {
+    private Plugin(Registry registry, Path file, Schema schema, AllowedObject own) {
         this.registry = registry;
         this.file = file;
         this.schema = schema;
-        this.ownBase = ownBase;
+        this.own = own;
     }
 
     static Plugin load(Registry registry, Path library, Schema schema) {
@@ -110,9 +118,14 @@ public final class Plugin implements AutoCloseable {
         }
         MemorySegment entry = found
                 .orElseThrow(() -> new IllegalArgumentException("plugin " + file + " does not export " + ENTRY_POINT));
-        long base = NativeAccess.dladdr(entry.address()).map(NativeAccess.SymbolInfo::fileBase)
-                .orElseThrow(() -> new IllegalArgumentException("dladdr does not know the entry point of " + file));
-        Plugin plugin = new Plugin(registry, file, schema, base);
+        AllowedObject own = AllowedObject.loaded(file.toString());
+        AllowedObject.Check entryCheck = own.check(entry.address());
+        if (!entryCheck.accepted()) {
+            throw new IllegalArgumentException("plugin " + file + ": " + ENTRY_POINT + " is not a function of the plugin's own file: "
+                    + entryCheck.detail());
+        }
+        requireFaultSafeAccess();
+        Plugin plugin = new Plugin(registry, file, schema, own);
         plugin.start(entry);
         return plugin;
     }
@@ -184,7 +197,7 @@ public final class Plugin implements AutoCloseable {
                 throw new TableRejectedException(Violation.SCHEMA_ID, OFFSET_SCHEMA_ID, "table_init for another schema");
             }
             if (buf.address() == 0) {
-                throw new TableRejectedException(Violation.TRUNCATED, 0, "table_init with a null buffer");
+                throw new TableRejectedException(Violation.BAD_POINTER, -1, "table_init with a null buffer");
             }
             if (minor < 0 || minor > MAX_MINOR) {
                 throw new TableRejectedException(Violation.PAYLOAD_SIZE, OFFSET_SCHEMA_MINOR, "minor " + Integer.toUnsignedString(minor));
@@ -211,9 +224,9 @@ public final class Plugin implements AutoCloseable {
             h.set(LE_SHORT, OFFSET_SCHEMA_MAJOR, (short) schema.major());
             h.set(LE_SHORT, OFFSET_SCHEMA_MINOR, (short) minor);
             h.set(LE_LONG, OFFSET_SCHEMA_ID, schema.id());
-            MemorySegment target = NativeAccess.view(buf.address(), size);   // size checked above: exactly the minor's
-            target.fill((byte) 0);
-            MemorySegment.copy(h, 0, target, 0, HEADER_SIZE);
+            byte[] image = new byte[(int) size];   // size checked above: at most MAX_TABLE_SIZE
+            System.arraycopy(header, 0, image, 0, HEADER_SIZE);
+            writePluginMemory(buf.address(), image, "table_init's buffer");
             pending.put(buf.address(), new Pending(minor, size, header));
             return 0;
         } catch (TableRejectedException e) {
@@ -234,12 +247,18 @@ public final class Plugin implements AutoCloseable {
                 throw new TableRejectedException(Violation.TABLE_SIZE, OFFSET_TABLE_SIZE, "size " + size + ", table_init had " + p.size());
             }
             if (out.address() == 0) {
-                throw new TableRejectedException(Violation.TRUNCATED, -1, "table_seal with a null out pointer");
+                throw new TableRejectedException(Violation.BAD_POINTER, -1, "table_seal with a null out pointer");
             }
-            byte[] copy = NativeAccess.view(buf.address(), size).toArray(ValueLayout.JAVA_BYTE);   // read once, never again
+            writePluginMemory(out.address(), pointerBytes(0), "table_seal's out_table");   // *out = NULL until sealed
+            byte[] copy = readPluginMemory(buf.address(), size, "table_seal's buffer");    // read once, never again
             CallbackTable t = build(copy, p);
+            try {
+                writePluginMemory(out.address(), pointerBytes(t.payload().address()), "table_seal's out_table");
+            } catch (TableRejectedException e) {   // out_table was unmapped since: the table is never handed out
+                t.close();
+                throw e;
+            }
             sealed.put(t.payload().address(), t);
-            NativeAccess.view(out.address(), ADDRESS.byteSize()).set(ADDRESS, 0, t.payload());
             return 0;
         } catch (TableRejectedException e) {
             return refused(e, "table_seal");
@@ -290,18 +309,56 @@ public final class Plugin implements AutoCloseable {
         }
     }
 
-    /** The dladdr rule: the exact start of an exported symbol, in the plugin's own file. Returns the symbol's name. */
+    /** The function rule of {@link AllowedObject}, for the plugin's own file. Returns the symbol's name. */
     private String checkFunction(Schema.Slot s, long pointer, long offset) {
-        Optional<NativeAccess.SymbolInfo> info = NativeAccess.dladdr(pointer);
-        if (info.isEmpty() || info.get().symbolAddress() != pointer) {
-            throw new TableRejectedException(Violation.SLOT_NOT_A_SYMBOL_START, offset, "slot " + s.name()
-                    + (info.isEmpty() ? ": in no loaded object" : ": " + (pointer - info.get().symbolAddress()) + " bytes into " + info.get().symbolName()));
+        AllowedObject.Check check = own.check(pointer);
+        Violation v = switch (check.verdict()) {
+            case FUNCTION -> null;
+            case OTHER_OBJECT -> Violation.SLOT_OUTSIDE_ALLOW_LIST;
+            case NOT_A_SYMBOL_START -> Violation.SLOT_NOT_A_SYMBOL_START;
+            case NOT_A_FUNCTION -> Violation.SLOT_NOT_A_FUNCTION;
+        };
+        if (v != null) {
+            throw new TableRejectedException(v, offset, "slot " + s.name() + ": " + check.detail());
         }
-        if (info.get().fileBase() != ownBase) {
-            throw new TableRejectedException(Violation.SLOT_OUTSIDE_ALLOW_LIST, offset, "slot " + s.name() + ": "
-                    + info.get().symbolName() + " of " + info.get().fileName());
+        return check.symbol();
+    }
+
+    /**
+     * Plugin memory is touched only through the kernel ({@code process_vm_readv}/{@code writev}): refuse to load
+     * a plugin at all where that is not allowed (an old kernel, a seccomp filter), rather than fault later.
+     */
+    private static void requireFaultSafeAccess() {
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment probe = a.allocate(8, 8);
+            if (NativeAccess.readFaultSafe(probe.address(), new byte[8]) != NativeAccess.Transfer.DONE
+                    || NativeAccess.writeFaultSafe(probe.address(), new byte[8]) != NativeAccess.Transfer.DONE) {
+                throw new IllegalStateException("plugins need process_vm_readv/process_vm_writev on the own process, which this system refuses");
+            }
         }
-        return info.get().symbolName();
+    }
+
+    private static byte[] readPluginMemory(long address, long size, String what) {
+        byte[] bytes = new byte[(int) size];   // size checked by the caller against table_init's, at most MAX_TABLE_SIZE
+        requireTransferred(NativeAccess.readFaultSafe(address, bytes), address, size, what, "read");
+        return bytes;
+    }
+
+    private static void writePluginMemory(long address, byte[] bytes, String what) {
+        requireTransferred(NativeAccess.writeFaultSafe(address, bytes), address, bytes.length, what, "written");
+    }
+
+    private static void requireTransferred(NativeAccess.Transfer t, long address, long size, String what, String verb) {
+        if (t != NativeAccess.Transfer.DONE) {
+            throw new TableRejectedException(Violation.BAD_POINTER, -1, what + " (" + size + " bytes at 0x" + Long.toHexString(address)
+                    + ") cannot be " + verb + (t == NativeAccess.Transfer.UNAVAILABLE ? ": process_vm_readv/writev refused" : ""));
+        }
+    }
+
+    private static byte[] pointerBytes(long address) {
+        byte[] b = new byte[8];
+        MemorySegment.ofArray(b).set(LE_LONG, 0, address);
+        return b;
     }
 
     private static Object readData(MemorySegment c, Schema.Data d, long offset) {

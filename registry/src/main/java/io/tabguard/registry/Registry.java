@@ -410,8 +410,8 @@ public final class Registry implements AutoCloseable {
         context.audit(SecurityEvent.of(EventType.TABLE_REFUSED, 0, schema.name(), schema.id(), violation.name(), offset, detail));
     }
 
-    Optional<MemorySegment> findAllowListed(String symbol) {
-        return allowList.find(symbol);
+    LibraryAllowList.Resolution findAllowListed(String symbol) {
+        return allowList.resolve(symbol);
     }
 
     /** Called by {@link TableBuilder#build()} with a complete, type-checked set of bindings. */

@@ -117,7 +117,18 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         }
 
         /**
-         * Lets tables bind slots to functions of this library ({@code dlopen} name or path, e.g. {@code libz.so.1}).
+         * Lets tables bind slots ({@link TableBuilder#bindNative}) to functions of this library ({@code dlopen}
+         * name or path, e.g. {@code libz.so.1}), loaded when the registry opens and kept loaded until it closes.
+         *
+         * <p>A listed library contributes exactly the functions <em>defined in that very file</em>: the names
+         * whose {@code .dynsym} entry is a defined {@code STT_FUNC} of non-zero size, at whose exact start the
+         * name resolves, lying in the file's executable code outside {@code .plt}, {@code .plt.sec},
+         * {@code .plt.got}, {@code .iplt}, {@code .got} and {@code .got.plt}, and not inside another exported
+         * function. Nothing of its dependencies: with only {@code libz.so.1} listed, {@code deflate},
+         * {@code inflate} or {@code crc32} bind, while {@code system}, {@code execve}, {@code mprotect} and
+         * {@code dlopen} (found through libz's dependency libc) are refused; list {@code libc.so.6} to bind
+         * those. Also refused: data objects, labels, IFUNCs (their resolved address is no symbol's start),
+         * and symbol versions other than the default one {@code dlsym} returns.
          *
          * @param nameOrPath the library's name or path
          * @return this builder

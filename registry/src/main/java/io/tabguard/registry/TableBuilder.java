@@ -106,26 +106,29 @@ public final class TableBuilder {
     }
 
     /**
-     * Binds a slot to a function of one of the registry's allow-listed libraries.
+     * Binds a slot to a function defined in one of the registry's allow-listed libraries
+     * ({@link RegistryOptions.Builder#allowLibrary}): the exact start of a sized {@code STT_FUNC} symbol of
+     * that very file. A name the listed file only imports (with only {@code libz.so.1} listed: {@code system},
+     * {@code execve}, {@code mprotect}, {@code dlopen}, which libz's dependency libc defines), a data object,
+     * a label, a PLT/GOT stub or an IFUNC is refused.
      *
-     * @param slot   the slot's name
-     * @param symbol the function's symbol name
-     * @return this builder
-     * @throws IllegalArgumentException if there is no such slot, it is bound already, or no allow-listed
-     *                                  library has the symbol
+     * @throws IllegalArgumentException if no allow-listed library defines {@code symbol} as a function; the
+     *                                  message says where the name resolved instead ({@code SLOT_OUTSIDE_ALLOW_LIST})
      */
     public TableBuilder bindNative(String slot, String symbol) {
         slot(slot);
-        MemorySegment function = registry.findAllowListed(symbol).orElseThrow(() -> new IllegalArgumentException(
-                "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()));
+        var resolution = registry.findAllowListed(symbol);
+        MemorySegment function = resolution.function().orElseThrow(() -> new IllegalArgumentException(
+                "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()
+                        + " (" + io.tabguard.guard.Violation.SLOT_OUTSIDE_ALLOW_LIST + "): " + resolution.refusal()));
         put(slot, new Binding.Native(symbol, function));
         return this;
     }
 
     /**
-     * Binds a slot to a C plugin's function whose address {@link Plugin}'s seal has already checked: the
-     * exact start of a symbol of an allow-listed library ({@code dladdr}). Package-private: only the
-     * plugin host calls it.
+     * Binds a slot to a C plugin's function whose address {@link Plugin}'s seal has already checked: a
+     * function of the plugin's own file ({@code AllowedObject}: the exact start of a defined, sized
+     * {@code STT_FUNC} in its executable code). Package-private: only the plugin host calls it.
      */
     TableBuilder bindVerifiedNative(String slot, String symbol, MemorySegment function) {
         slot(slot);

@@ -25,12 +25,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -91,12 +89,7 @@ class PluginTest {
     @AfterAll
     static void close() throws IOException {
         registry.close();
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        NativeBuilds.deleteFlatDirectory(dir);
     }
 
     @Test
@@ -200,6 +193,36 @@ class PluginTest {
         assertHonestPluginWorks();
     }
 
+    /**
+     * Issue 14: symbols of the plugin's own file that are not functions. Each is the exact start of an exported
+     * symbol, so {@code dladdr} alone accepted them; the honest plugin (functions of that same file) is the twin.
+     */
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource({
+            "DATA,          SLOT_NOT_A_FUNCTION,     plugin_data is a OBJECT symbol",
+            "LABEL,         SLOT_NOT_A_FUNCTION,     plugin_mid_label is a NOTYPE symbol",
+            "MID_FUNCTION,  SLOT_NOT_A_FUNCTION,     bytes into the function plugin_labelled",
+            "PLT_FUNCTION,  SLOT_NOT_A_FUNCTION,     plugin_plt_abs lies in .plt",
+            "PLT_ALIAS,     SLOT_NOT_A_SYMBOL_START, in no symbol of",
+    })
+    void aSymbolThatIsNotAFunctionOfThePluginIsRefused(String variant, Violation expected, String reason) throws Throwable {
+        Path library = compile(variant);
+        TableRejectedException e = assertThrows(TableRejectedException.class, () -> registry.loadPlugin(library, PLUGIN));
+        assertEquals(expected, e.violation(), e.getMessage());
+        assertTrue(e.getMessage().contains(reason), e.getMessage());
+        assertTrue(audit.of(EventType.TABLE_REFUSED).stream().anyMatch(ev -> expected.name().equals(ev.violation())
+                && ev.detail() != null && ev.detail().contains(library.getFileName().toString())), audit.toString());
+        assertHonestPluginWorks();
+    }
+
+    @Test
+    void thePltStubThePluginExportsReallyRunsLibcsAbs() throws Throwable {
+        // What the PLT_FUNCTION attack slot would have run: a live stub into libc, not a harmless symbol.
+        SymbolLookup lib = SymbolLookup.libraryLookup(compile("PLT_FUNCTION"), Arena.global());
+        MethodHandle stub = Linker.nativeLinker().downcallHandle(lib.find("plugin_plt_abs").orElseThrow(), UNARY);
+        assertEquals(5, (int) stub.invokeExact(-5));
+    }
+
     @Test
     void aPluginCallingTheHostWithAnotherContextIsRefusedByTheHostTable() throws Throwable {
         Path library = compile("WRONG_CONTEXT");
@@ -279,31 +302,31 @@ class PluginTest {
 
     /** Compiles test_plugin.c with -DVARIANT_{variant} into its own shared library (one file per variant). */
     static Path compile(String variant) throws IOException {
-        Path source = dir.resolve("test_plugin.c");
+        return compile(dir, variant);
+    }
+
+    /** As {@link #compile(String)}, into {@code into} (for tests that load plugins in a forked JVM). */
+    static Path compile(Path into, String variant) throws IOException {
+        Path source = into.resolve("test_plugin.c");
         if (!Files.exists(source)) {
             try (InputStream in = PluginTest.class.getResourceAsStream("plugins/test_plugin.c")) {
                 Files.write(source, in.readAllBytes());
             }
         }
-        Path out = dir.resolve("libplugin_" + variant.toLowerCase() + ".so");
+        Path out = into.resolve("libplugin_" + variant.toLowerCase() + ".so");
         if (Files.exists(out)) {
             return out;
         }
-        Path include = Path.of(System.getProperty("user.dir")).resolve("../native/include").normalize();
-        List<String> cmd = new ArrayList<>(List.of("gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
+        List<String> flags = new ArrayList<>(List.of(
                 "-DVARIANT_" + (variant.equals("TAMPER") || variant.equals("PROXY") || variant.equals("RELEASE") ? "GOOD" : variant),
                 "-DSCHEMA_ID=0x" + Long.toHexString(PLUGIN.id()) + "ULL", "-DOFFSET=" + OFFSET,
-                "-DOTHER_PLUGIN=\"" + dir.resolve("libplugin_good.so") + "\"",
-                "-I", include.toString(), "-o", out.toString(), source.toString(), "-lpthread"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "gcc timed out");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
+                "-DOTHER_PLUGIN=\"" + into.resolve("libplugin_good.so") + "\""));
+        if (variant.equals("PLT_ALIAS")) {
+            // An exported alias on the plugin's own PLT entry for abs (entry 0 of .plt is the resolver stub).
+            flags.addAll(List.of("-fno-builtin", "-Wl,--defsym=plugin_abs_alias=ADDR(.plt)+16"));
+        } else if (variant.equals("PLT_FUNCTION")) {
+            flags.add("-fno-builtin");
         }
-        assertEquals(0, p.exitValue(), "gcc " + String.join(" ", cmd) + "\n" + output);
-        return out;
+        return NativeBuilds.sharedLibrary(out, List.of(source), flags, List.of("-lpthread"));
     }
 }

@@ -104,4 +104,216 @@ public final class NativeAccess {
     public static MemorySegment view(long address, long length) {
         return MemorySegment.ofAddress(address).reinterpret(length);
     }
+
+    // =============================================================================================
+    // Issue 14: where a symbol comes from (dladdr1, dlinfo) and fault-safe access to memory native
+    // code handed us (process_vm_readv/process_vm_writev). Everything of issue 14 is in this block.
+    // =============================================================================================
+
+    /**
+     * What {@code dladdr1} says of an address: the object it lies in ({@code struct link_map *}), and the
+     * dynamic symbol table entry ({@code ElfW(Sym)}) that contains it, copied out. An address in the object
+     * but in none of its symbols has {@code symbolName} null, {@code symbolAddress} 0 and {@code type} -1.
+     *
+     * @param linkMap       the {@code struct link_map *} of the object the address lies in
+     * @param fileName      that object's {@code dli_fname}
+     * @param symbolName    the containing symbol's name ({@code dli_sname})
+     * @param symbolAddress the containing symbol's run-time address ({@code dli_saddr})
+     * @param type          {@code ELF64_ST_TYPE(st_info)} (2 is {@code STT_FUNC})
+     * @param info          {@code st_info} as stored
+     * @param sectionIndex  {@code st_shndx} (0 is {@code SHN_UNDEF})
+     * @param value         {@code st_value} (link-time address)
+     * @param size          {@code st_size}
+     */
+    public record DynamicSymbol(long linkMap, String fileName, String symbolName, long symbolAddress,
+                                int type, int info, int sectionIndex, long value, long size) {}
+
+    /**
+     * A loaded object as the dynamic linker keeps it: its {@code struct link_map *}, {@code l_addr} (the load
+     * bias: run-time address minus link-time address) and {@code l_name} (the path it was loaded from).
+     */
+    public record LoadedObject(long linkMap, long loadBias, String path) {}
+
+    private static final int RTLD_LAZY = 0x1;
+    private static final int RTLD_NOLOAD = 0x4;
+    private static final int RTLD_DI_LINKMAP = 2;
+    private static final int RTLD_DL_SYMENT = 1;
+    private static final int RTLD_DL_LINKMAP = 2;
+    private static final long ELF64_SYM_SIZE = 24;
+    private static final long LINK_MAP_PUBLIC_SIZE = 16;   // l_addr, l_name: the documented head of struct link_map
+    private static final int EFAULT = 14;
+
+    private static final java.lang.foreign.StructLayout IOVEC = java.lang.foreign.MemoryLayout.structLayout(
+            java.lang.foreign.ValueLayout.ADDRESS.withName("iov_base"), java.lang.foreign.ValueLayout.JAVA_LONG.withName("iov_len"));
+    private static final java.lang.foreign.StructLayout ERRNO_STATE = Linker.Option.captureStateLayout();
+    private static final java.lang.invoke.VarHandle ERRNO = ERRNO_STATE.varHandle(
+            java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+
+    /** Lazily bound libc functions of this block; a missing one is an {@link UnsupportedOperationException} at first use. */
+    private static final class Libc {
+        static final MethodHandle DLADDR1 = bind("dladdr1", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+                java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS,
+                java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_INT));
+        static final MethodHandle DLOPEN = bind("dlopen", FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS,
+                java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_INT));
+        static final MethodHandle DLINFO = bind("dlinfo", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+                java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.ADDRESS));
+        static final MethodHandle DLCLOSE = bind("dlclose", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+                java.lang.foreign.ValueLayout.ADDRESS));
+        private static final FunctionDescriptor VM_RW = FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_LONG,
+                java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG,
+                java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_LONG);
+        static final MethodHandle PROCESS_VM_READV = bind("process_vm_readv", VM_RW, Linker.Option.captureCallState("errno"));
+        static final MethodHandle PROCESS_VM_WRITEV = bind("process_vm_writev", VM_RW, Linker.Option.captureCallState("errno"));
+
+        private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+            return bindLibc(name, descriptor, options);
+        }
+    }
+
+    /** A downcall handle for a function of the C library the linker uses; the restricted call stays in this class. */
+    private static MethodHandle bindLibc(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        MemorySegment f = LINKER.defaultLookup().find(name).orElseThrow(
+                () -> new UnsupportedOperationException(name + " is not exported by the C library (glibc 2.34+ needed)"));
+        return LINKER.downcallHandle(f, descriptor, options);
+    }
+
+    /**
+     * {@code dladdr1(address, RTLD_DL_LINKMAP)} and {@code dladdr1(address, RTLD_DL_SYMENT)}: empty if the address
+     * lies in no loaded object. Neither call dereferences {@code address}, so any value
+     * is safe to ask about; the symbol entry and link map read here are the dynamic linker's own (mapped,
+     * valid while the object stays loaded, and the caller holds it loaded).
+     */
+    public static java.util.Optional<DynamicSymbol> dynamicSymbol(long address) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = a.allocate(DL_INFO);
+            MemorySegment extra = a.allocate(java.lang.foreign.ValueLayout.ADDRESS);
+            if ((int) Libc.DLADDR1.invokeExact(MemorySegment.ofAddress(address), info, extra, RTLD_DL_LINKMAP) == 0) {
+                return java.util.Optional.empty();
+            }
+            long linkMap = extra.get(java.lang.foreign.ValueLayout.ADDRESS, 0).address();
+            extra.set(java.lang.foreign.ValueLayout.ADDRESS, 0, MemorySegment.NULL);
+            if ((int) Libc.DLADDR1.invokeExact(MemorySegment.ofAddress(address), info, extra, RTLD_DL_SYMENT) == 0) {
+                return java.util.Optional.empty();
+            }
+            long symbol = extra.get(java.lang.foreign.ValueLayout.ADDRESS, 0).address();
+            long symbolAddress = info.get(java.lang.foreign.ValueLayout.ADDRESS, 24).address();
+            if (linkMap == 0) {
+                return java.util.Optional.empty();
+            }
+            if (symbol == 0 || symbolAddress == 0) {   // in the object, in none of its symbols
+                return java.util.Optional.of(new DynamicSymbol(linkMap, cString(info.get(java.lang.foreign.ValueLayout.ADDRESS, 0)),
+                        null, 0, -1, 0, 0, 0, 0));
+            }
+            MemorySegment sym = MemorySegment.ofAddress(symbol).reinterpret(ELF64_SYM_SIZE);   // one Elf64_Sym
+            int stInfo = Byte.toUnsignedInt(sym.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 4));
+            return java.util.Optional.of(new DynamicSymbol(linkMap,
+                    cString(info.get(java.lang.foreign.ValueLayout.ADDRESS, 0)),
+                    cString(info.get(java.lang.foreign.ValueLayout.ADDRESS, 16)), symbolAddress,
+                    stInfo & 0xf, stInfo, Short.toUnsignedInt(sym.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 6)),
+                    sym.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 8), sym.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 16)));
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * The link map of a library that is already loaded under exactly this {@code dlopen} name or path
+     * (precondition: the caller loaded it and keeps it loaded, e.g. with {@link #library}); empty if it is
+     * not loaded. {@code dlopen(RTLD_NOLOAD)} never loads anything; its reference is dropped again
+     * with {@code dlclose} before returning, so the caller's own reference is what keeps the object mapped.
+     */
+    public static java.util.Optional<LoadedObject> loadedObject(String nameOrPath) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment handle = (MemorySegment) Libc.DLOPEN.invokeExact(a.allocateFrom(nameOrPath), RTLD_LAZY | RTLD_NOLOAD);
+            if (handle.address() == 0) {
+                return java.util.Optional.empty();
+            }
+            try {
+                MemorySegment out = a.allocate(java.lang.foreign.ValueLayout.ADDRESS);
+                if ((int) Libc.DLINFO.invokeExact(handle, RTLD_DI_LINKMAP, out) != 0) {
+                    return java.util.Optional.empty();
+                }
+                long linkMap = out.get(java.lang.foreign.ValueLayout.ADDRESS, 0).address();
+                MemorySegment head = MemorySegment.ofAddress(linkMap).reinterpret(LINK_MAP_PUBLIC_SIZE);
+                return java.util.Optional.of(new LoadedObject(linkMap, head.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0),
+                        cString(head.get(java.lang.foreign.ValueLayout.ADDRESS, 8))));
+            } finally {
+                int ignored = (int) Libc.DLCLOSE.invokeExact(handle);
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** How a fault-safe copy ended. */
+    public enum Transfer {
+        /** Every byte was copied. */
+        DONE,
+        /** Some byte of the range is not mapped, or not readable (writable) by this process: nothing faulted. */
+        FAULT,
+        /** The kernel refused the system call itself (no such call, or a seccomp filter): nothing was copied. */
+        UNAVAILABLE
+    }
+
+    /**
+     * Copies {@code into.length} bytes from {@code address} with {@code process_vm_readv} on this process:
+     * the kernel does the reads and reports an unmapped or unreadable byte as {@code EFAULT} instead of a
+     * SIGSEGV, so any address is safe to pass (NULL and wild pointers included). A partial transfer is
+     * retried from where it stopped until it completes or faults. For the own process no ptrace permission
+     * is needed. The length is the caller's to bound.
+     */
+    public static Transfer readFaultSafe(long address, byte[] into) {
+        return transfer(Libc.PROCESS_VM_READV, address, into, false);
+    }
+
+    /** As {@link #readFaultSafe}, writing {@code from} to {@code address} with {@code process_vm_writev}; a faulting write may leave a prefix written. */
+    public static Transfer writeFaultSafe(long address, byte[] from) {
+        return transfer(Libc.PROCESS_VM_WRITEV, address, from, true);
+    }
+
+    private static Transfer transfer(MethodHandle call, long address, byte[] bytes, boolean write) {
+        if (bytes.length == 0) {
+            return Transfer.DONE;
+        }
+        if (address == 0) {
+            return Transfer.FAULT;
+        }
+        int pid = (int) ProcessHandle.current().pid();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment local = a.allocate(bytes.length, 16);
+            if (write) {
+                MemorySegment.copy(MemorySegment.ofArray(bytes), 0, local, 0, bytes.length);
+            }
+            MemorySegment localIov = a.allocate(IOVEC);
+            MemorySegment remoteIov = a.allocate(IOVEC);
+            MemorySegment state = a.allocate(ERRNO_STATE);
+            long done = 0;
+            while (done < bytes.length) {
+                long remaining = bytes.length - done;
+                localIov.set(java.lang.foreign.ValueLayout.ADDRESS, 0, local.asSlice(done));
+                localIov.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, remaining);
+                remoteIov.set(java.lang.foreign.ValueLayout.ADDRESS, 0, MemorySegment.ofAddress(address + done));
+                remoteIov.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, remaining);
+                long n = (long) call.invokeExact(state, pid, localIov, 1L, remoteIov, 1L, 0L);
+                if (n <= 0) {
+                    int errno = (int) ERRNO.get(state, 0L);
+                    return n == 0 || errno == EFAULT ? Transfer.FAULT : Transfer.UNAVAILABLE;
+                }
+                done += Math.min(n, remaining);
+            }
+            if (!write) {
+                MemorySegment.copy(local, 0, MemorySegment.ofArray(bytes), 0, bytes.length);
+            }
+            return Transfer.DONE;
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
 }

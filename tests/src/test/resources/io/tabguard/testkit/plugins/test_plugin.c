@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "tabguard.h"
 
 typedef int (*binary_fn)(int, int);
@@ -32,6 +34,35 @@ struct table_buffer { struct tabguard_header_v1 header; ops_t ops; };
 int plugin_add(int a, int b) { return a + b + OFFSET; }
 int plugin_mul(int a, int b) { return a * b; }
 int plugin_neg(int a) { return -a - 1000; }
+
+/* ---- slots that are symbols of the plugin's own file, but not functions (issue 14) ---- */
+#if defined(VARIANT_DATA)
+int plugin_data[4] = {1, 2, 3, 4};                 /* an exported data object in .data */
+#elif defined(VARIANT_LABEL)
+/* An exported label (no type, no size) in the middle of a function. */
+int plugin_labelled(int a, int b) {
+    __asm__ volatile(".globl plugin_mid_label\nplugin_mid_label:");
+    return a - b;
+}
+extern const char plugin_mid_label[];
+#elif defined(VARIANT_MID_FUNCTION)
+/* The same, typed STT_FUNC with a size: dladdr1 alone sees the exact start of a sized function. */
+int plugin_labelled(int a, int b) {
+    __asm__ volatile(".globl plugin_mid_function\n.type plugin_mid_function, @function\n"
+                     ".size plugin_mid_function, 4\nplugin_mid_function:");
+    return a - b;
+}
+extern const char plugin_mid_function[];
+#elif defined(VARIANT_PLT_FUNCTION)
+/* A sized, exported STT_FUNC placed in the plugin's own .plt section: a stub that jumps to libc's abs. */
+__asm__(".pushsection .plt,\"ax\",@progbits\n.globl plugin_plt_abs\n.type plugin_plt_abs, @function\n"
+        "plugin_plt_abs:\njmp *abs@GOTPCREL(%rip)\n.size plugin_plt_abs, .-plugin_plt_abs\n.popsection\n");
+int plugin_plt_abs(int);
+#elif defined(VARIANT_PLT_ALIAS)
+/* abs is called through the PLT; -Wl,--defsym=plugin_abs_alias=ADDR(.plt)+16 names its PLT entry. */
+int plugin_uses_abs(int a) { return abs(a); }
+extern const char plugin_abs_alias[];
+#endif
 
 /* The sealed table this plugin was given back; a hostile plugin keeps it to write into it later. */
 const void *sealed_table;
@@ -74,6 +105,21 @@ static void fill(ops_t *ops) {
     ops->add = (binary_fn) (void (*)(void)) ((uintptr_t) plugin_add + 4);
 #elif defined(VARIANT_HEAP)
     ops->add = (binary_fn) (void (*)(void)) (uintptr_t) malloc(64);
+#elif defined(VARIANT_DATA)
+    ops->add = (binary_fn) (void (*)(void)) (uintptr_t) plugin_data;
+#elif defined(VARIANT_LABEL)
+    ops->add = (binary_fn) (void (*)(void)) (uintptr_t) plugin_mid_label;
+#elif defined(VARIANT_MID_FUNCTION)
+    ops->add = (binary_fn) (void (*)(void)) (uintptr_t) plugin_mid_function;
+#elif defined(VARIANT_PLT_FUNCTION)
+    ops->neg = plugin_plt_abs;
+#elif defined(VARIANT_PLT_ALIAS)
+    {
+        /* The defsym'd alias is an absolute (unrelocated) link-time address: add the load base. */
+        Dl_info self;
+        ops->neg = dladdr((void *) (uintptr_t) plugin_add, &self) == 0 ? NULL
+                : (unary_fn) (void (*)(void)) ((uintptr_t) self.dli_fbase + (uintptr_t) plugin_abs_alias);
+    }
 #elif defined(VARIANT_OTHER_PLUGIN)
     {
         void *other = dlopen(OTHER_PLUGIN, RTLD_NOW);
@@ -92,6 +138,89 @@ static void *seal_thread(void *arg) {
 }
 #endif
 
+/*
+ * ---- bad pointers handed to the host (issue 14): each would crash a host that dereferences them ----
+ * Guard pages are PROT_NONE rather than unmapped, so that no other mapping can land there meanwhile.
+ */
+#if defined(VARIANT_BAD_OUT_WILD) || defined(VARIANT_BAD_OUT_NULL) || defined(VARIANT_BAD_INIT_NULL) \
+        || defined(VARIANT_BAD_INIT_TAIL) || defined(VARIANT_BAD_INIT_READ_ONLY) || defined(VARIANT_BAD_SEAL_TAIL) \
+        || defined(VARIANT_BAD_INIT_HUGE) || defined(VARIANT_BAD_SEAL_HUGE) || defined(VARIANT_FLUSH)
+#define BAD_POINTER_VARIANT 1
+#endif
+
+#if defined(VARIANT_BAD_INIT_TAIL) || defined(VARIANT_FLUSH)
+static unsigned char *two_pages_second_protected(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *p = mmap(NULL, 2 * (size_t) page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p + page, (size_t) page, PROT_NONE) != 0) {
+        abort();
+    }
+    return p;
+}
+#endif
+
+#if defined(BAD_POINTER_VARIANT)
+static int bad_pointer_variant(const struct tabguard_host_v1 *host, void *host_ctx, const void **out_table) {
+    size_t page = (size_t) sysconf(_SC_PAGESIZE);
+    int rc;
+    (void) page;
+    (void) out_table;
+#if defined(VARIANT_BAD_OUT_WILD)
+    rc = host->table_init(host_ctx, SCHEMA_ID, MINOR, &buffer, sizeof buffer);
+    if (rc != 0) return 100 + rc;
+    fill(&buffer.ops);
+    return host->table_seal(host_ctx, &buffer, sizeof buffer, (const void **) (uintptr_t) 0x10);
+#elif defined(VARIANT_BAD_OUT_NULL)
+    rc = host->table_init(host_ctx, SCHEMA_ID, MINOR, &buffer, sizeof buffer);
+    if (rc != 0) return 100 + rc;
+    fill(&buffer.ops);
+    return host->table_seal(host_ctx, &buffer, sizeof buffer, NULL);
+#elif defined(VARIANT_BAD_INIT_NULL)
+    (void) rc;
+    return host->table_init(host_ctx, SCHEMA_ID, MINOR, NULL, sizeof buffer);
+#elif defined(VARIANT_BAD_INIT_TAIL)
+    /* The buffer's last 8 bytes lie on the protected page. */
+    struct table_buffer *b = (struct table_buffer *) (void *) (two_pages_second_protected() + page - sizeof buffer + 8);
+    (void) rc;
+    return host->table_init(host_ctx, SCHEMA_ID, MINOR, b, sizeof buffer);
+#elif defined(VARIANT_BAD_INIT_READ_ONLY)
+    void *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ro == MAP_FAILED) abort();
+    (void) rc;
+    return host->table_init(host_ctx, SCHEMA_ID, MINOR, ro, sizeof buffer);
+#elif defined(VARIANT_BAD_SEAL_TAIL)
+    /* Initialised while wholly writable; the tail page is protected before the seal reads it. */
+    unsigned char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct table_buffer *b = (struct table_buffer *) (void *) (p + page - sizeof buffer + 8);
+    if (p == MAP_FAILED) abort();
+    rc = host->table_init(host_ctx, SCHEMA_ID, MINOR, b, sizeof buffer);
+    if (rc != 0) return 100 + rc;
+    fill(&b->ops);
+    if (mprotect(p + page, page, PROT_NONE) != 0) abort();
+    return host->table_seal(host_ctx, b, sizeof buffer, out_table);
+#elif defined(VARIANT_BAD_INIT_HUGE)
+    (void) rc;
+    return host->table_init(host_ctx, SCHEMA_ID, MINOR, &buffer, SIZE_MAX);
+#elif defined(VARIANT_BAD_SEAL_HUGE)
+    rc = host->table_init(host_ctx, SCHEMA_ID, MINOR, &buffer, sizeof buffer);
+    if (rc != 0) return 100 + rc;
+    fill(&buffer.ops);
+    return host->table_seal(host_ctx, &buffer, SIZE_MAX, out_table);
+#elif defined(VARIANT_FLUSH)
+    /* The valid twin: buffer and out pointer end exactly where the protected page begins. */
+    struct table_buffer *b = (struct table_buffer *) (void *) (two_pages_second_protected() + page - sizeof buffer);
+    const void **out = (const void **) (void *) (two_pages_second_protected() + page - sizeof(void *));
+    rc = host->table_init(host_ctx, SCHEMA_ID, MINOR, b, sizeof buffer);
+    if (rc != 0) return 100 + rc;
+    fill(&b->ops);
+    rc = host->table_seal(host_ctx, b, sizeof buffer, out);
+    if (rc != 0) return rc;
+    *out_table = sealed_table = *out;
+    return 0;
+#endif
+}
+#endif
+
 int tabguard_plugin_init_v1(const struct tabguard_host_v1 *host, void *host_ctx, const void **out_table) {
     int rc = tabguard_host_check_v1(host);
     if (rc != 0) {
@@ -99,6 +228,9 @@ int tabguard_plugin_init_v1(const struct tabguard_host_v1 *host, void *host_ctx,
     }
     given_host = host;
     given_host_ctx = host_ctx;
+#if defined(BAD_POINTER_VARIANT)
+    return bad_pointer_variant(host, host_ctx, out_table);
+#endif
 #if defined(VARIANT_STACK)
     unsigned char on_stack[64] = {0};
 #endif
