@@ -269,6 +269,7 @@ class CHeaderMirrorTest {
                 () -> assertEquals(0x0123_4567_89AB_CDEFL, number("table", "key_epoch", 2)),
                 () -> assertEquals(Integer.toUnsignedLong(t.get(AbiV1.LE_INT, AbiV1.OFFSET_CHECKSUM)), number("table", "checksum", 2)),
                 () -> assertEquals(0, number("table", "reserved0", 2)),
+                () -> assertEquals(schema.layoutId(1), number("table", "layout_id", 2), "layout_id: the members at minor 1"),
                 () -> assertEquals(number("table", "checksum", 2), number("table", "crc32c", 2),
                         "C code without the key recomputes the checksum the Java stamper wrote"),
                 () -> assertEquals(0x7f00_1234_5678L, number("table", "payload0", 2), "the payload starts right after the header"));

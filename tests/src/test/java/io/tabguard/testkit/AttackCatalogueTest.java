@@ -82,8 +82,11 @@ class AttackCatalogueTest {
                 case "abi_version" -> Violation.ABI_VERSION;
                 default -> Violation.SIGNATURE;      // minor 0xffff: a "newer" minor with zero tail, then the MAC
             };
-            case STAMP_EDITED -> field.equals("schema_id") ? Violation.SCHEMA_ID
-                    : crcFixed ? Violation.SIGNATURE : Violation.CHECKSUM;
+            case STAMP_EDITED -> switch (field) {
+                case "schema_id" -> Violation.SCHEMA_ID;
+                case "layout_id" -> Violation.LAYOUT_MISMATCH;   // a version check: before checksum and signature
+                default -> crcFixed ? Violation.SIGNATURE : Violation.CHECKSUM;
+            };
             case CHECKSUM_EDITED -> Violation.CHECKSUM;
             case NEWER_MINOR_ZERO, SIGNATURE_EDITED, SLOTS_SWAPPED, SLOT_DUPLICATED, NULL_SLOT, FOREIGN_POINTER ->
                     Violation.SIGNATURE;
