@@ -43,8 +43,8 @@ import java.util.regex.Pattern;
  * signature. It is deliberately independent of the minor: a caller must be able to recognise a table of
  * a newer minor of its own schema (to apply the zero rule), which it could not if the id hashed members
  * it has never seen. What the id leaves out, {@link #layoutId(int)} binds: the hash of
- * {@link #layoutDescription(int)}, every member of minors {@code 0..m} (name, offset, minor, C signature,
- * and for slots whether they are required and which argument is context-bound) and the payload size.
+ * {@link #layoutDescription(int)}: every member of minors {@code 0..m} (name, offset, minor, C signature)
+ * and the payload size.
  * The stamper writes it into the header's {@code layout_id}, covered by checksum and signature, and a
  * caller of minor {@code c} accepts a table of minor {@code t <= c} only if it equals its own
  * {@code layoutId(t)} ({@link Violation#LAYOUT_MISMATCH}): two schemas that share an id because they
@@ -222,8 +222,9 @@ public final class Schema {
 
     /**
      * The text {@link #layoutId(int)} hashes: the name, the major, the payload size at {@code atMinor},
-     * and every member of minors {@code 0..atMinor} with its offset, minor and C signature (slots also
-     * with required/optional and their context binding, the checks a caller relies on).
+     * and every member of minors {@code 0..atMinor} with its offset, minor and C signature. It describes
+     * the C struct only: whether a slot is required and how its context is bound are the builder's
+     * policy, which a registry compares itself when it adopts a table for another schema object.
      */
     public String layoutDescription(int atMinor) {
         checkMinor(atMinor);
@@ -233,14 +234,7 @@ public final class Schema {
         sb.append("size=").append(payloadSize(atMinor)).append('\n');
         for (Member m : members(atMinor)) {
             sb.append("member=").append(m.name()).append('@').append(m.offset()).append(':').append(cSignature(m))
-                    .append(" since=").append(m.sinceMinor());
-            if (m instanceof Slot slot) {
-                sb.append(slot.required() ? " required" : " optional");
-                if (slot.contextBinding() != ContextBinding.NONE) {
-                    sb.append(" context=").append(slot.contextArgument()).append(':').append(slot.contextBinding());
-                }
-            }
-            sb.append('\n');
+                    .append(" since=").append(m.sinceMinor()).append('\n');
         }
         return sb.toString();
     }
@@ -313,8 +307,8 @@ public final class Schema {
 
     /**
      * Two schemas are equal when name, major, minor and every member's name, offset, minor and C signature
-     * (and, for slots, required and context binding) are: when their {@link #layoutDescription(int)} at
-     * their minor is.
+     * are: when their {@link #layoutDescription(int)} at their minor is. Slot options (required, default,
+     * refusal value, context binding) are not compared.
      */
     @Override
     public boolean equals(Object o) {

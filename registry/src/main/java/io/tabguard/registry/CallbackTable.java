@@ -18,7 +18,7 @@ public sealed interface CallbackTable extends AutoCloseable permits io.tabguard.
 
     Schema schema();
 
-    /** The minor this table was built at. */
+    /** The minor this table was built at (for a view {@link Registry#adopt} made for an older caller: that caller's minor). */
     int minor();
 
     /** Unique within its registry, never reused. */

@@ -195,7 +195,10 @@ public final class MalformedTables {
             PAYLOAD_SIZE.set(t, schema.payloadSize(older));
             TABLE_SIZE.set(t, t.length);
             SLOT_COUNT.set(t, schema.slotCount(older));
-            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size", t, true);
+            byte[] keptLayout = t.clone();
+            LAYOUT_ID.set(t, schema.layoutId(older));
+            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size, with that minor's layout_id", t, true);
+            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size, layout_id kept", keptLayout, true);
         }
         m.field(Attack.VERSION_DOWNGRADE, MINOR, minor == 0 ? 0xFFFF : minor - 1, minor == 0 ? "- 1 (wraps to 0xffff)" : "- 1, size kept", true);
         m.field(Attack.VERSION_DOWNGRADE, MAJOR, MAJOR.get(valid) == 0 ? 0xFFFF : MAJOR.get(valid) - 1, "- 1", true);

@@ -188,13 +188,6 @@ final class RejectionCases {
                         .minor(1).slot("hook", java.lang.foreign.FunctionDescriptor.of(ADDRESS, ADDRESS))
                         .minor(2).slot("later", CLOSE).build(), BOUND, keys()),
                 new Check(valid(intAtMinor1, 1), intAtMinor1, BOUND, keys())));
-        Schema requiredFlagDiffers = Schema.builder("test.small", 1)
-                .slot("open", OPEN).slot("read", READ).slot("close", CLOSE).data("version", JAVA_INT)
-                .minor(1).slot("hook", java.lang.foreign.FunctionDescriptor.of(JAVA_INT, JAVA_INT), o -> o.optional())
-                .build();
-        cases.add(new Case("a table whose minor-1 slot is optional checked by a caller that requires it",
-                Violation.LAYOUT_MISMATCH, OFFSET_LAYOUT_ID, new Check(valid(requiredFlagDiffers, 1), intAtMinor1, BOUND, keys()),
-                new Check(valid(requiredFlagDiffers, 1), requiredFlagDiffers, BOUND, keys())));
 
         // CHECKSUM: edits an attacker without the key makes and does not fix up.
         cases.add(raw(valid, "a bit of a slot pointer", Violation.CHECKSUM, OFFSET_CHECKSUM, t -> t[HEADER_SIZE + 3] ^= 1));
