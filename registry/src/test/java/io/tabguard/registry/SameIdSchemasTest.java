@@ -1,7 +1,5 @@
 package io.tabguard.registry;
 
-import io.tabguard.audit.AuditSink;
-import io.tabguard.audit.SecurityEvent;
 import io.tabguard.guard.AbiV1;
 import io.tabguard.guard.Schema;
 import io.tabguard.guard.TableRejectedException;
@@ -16,8 +14,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -45,21 +41,12 @@ class SameIdSchemasTest {
             .minor(1).slot("hook", PTR_PTR, o -> o.refusal(MemorySegment.NULL))
             .build();
 
-    private final List<SecurityEvent> events = new CopyOnWriteArrayList<>();
+    private final RecordingAuditSink audit = new RecordingAuditSink();
     private Registry registry;
 
     @BeforeEach
     void open() {
-        registry = Registry.open(RegistryOptions.builder().auditSink(new AuditSink() {
-            @Override
-            public void record(SecurityEvent event) {
-                events.add(event);
-            }
-
-            @Override
-            public void close() {
-            }
-        }).build());
+        registry = audit.open();
     }
 
     @AfterEach
@@ -115,7 +102,7 @@ class SameIdSchemasTest {
         assertEquals(Violation.LAYOUT_MISMATCH, refused(() -> registry.adopt(a.verifiedBytes(), B)));
         assertEquals(Violation.LAYOUT_MISMATCH, refused(() -> registry.adopt(
                 MemorySegment.ofAddress(a.payload().address()), a.payload().byteSize(), B)));
-        assertTrue(events.stream().anyMatch(e -> "LAYOUT_MISMATCH".equals(e.violation()) && e.tableSerial() == a.serial()),
+        assertTrue(audit.events.stream().anyMatch(e -> "LAYOUT_MISMATCH".equals(e.violation()) && e.tableSerial() == a.serial()),
                 "the refusal is audited");
         assertEquals(TableStatus.OPEN, a.status(), "a refused import does not harm the table");
     }
