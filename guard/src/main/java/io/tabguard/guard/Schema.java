@@ -61,7 +61,7 @@ import java.util.regex.Pattern;
  * layouts and one typed by hand with {@code ADDRESS} differ in id unless both use the same layouts.
  *
  * <p><b>From an existing layout.</b> {@link #fromLayout} and {@link Builder#members} take a jextract-style
- * {@link StructLayout} (named members, explicit padding) and the slots' {@link FunctionDescriptor}s:
+ * struct layout (named members, explicit padding) and the slots' {@link FunctionDescriptor}s:
  * each {@code ADDRESS} member named among the slots becomes a slot, every other member data (an array or
  * nested struct becomes an {@link Aggregate}); each member's offset must be the layout's offset exactly.
  *
@@ -172,11 +172,11 @@ public final class Schema {
     /**
      * A schema whose members are those of a jextract-style {@code layout}, all of minor 0: each
      * {@code ADDRESS} member named in {@code slots} is a required slot of that descriptor, every other
-     * member is data. For minors and slot options use {@link Builder#members(StructLayout, Map, Consumer)}.
+     * member is data. For minors and slot options use {@link Builder#members(GroupLayout, Map, Consumer)}.
      *
-     * @throws IllegalArgumentException as {@link Builder#members(StructLayout, Map, Consumer)}
+     * @throws IllegalArgumentException as {@link Builder#members(GroupLayout, Map, Consumer)}
      */
-    public static Schema fromLayout(String name, int major, StructLayout layout, Map<String, FunctionDescriptor> slots) {
+    public static Schema fromLayout(String name, int major, GroupLayout layout, Map<String, FunctionDescriptor> slots) {
         return builder(name, major).members(layout, slots).build();
     }
 
@@ -477,7 +477,7 @@ public final class Schema {
     }
 
     /**
-     * How {@link Builder#members(StructLayout, Map, Consumer)} reads a layout: where minors begin, and
+     * How {@link Builder#members(GroupLayout, Map, Consumer)} reads a layout: where minors begin, and
      * the options of individual slots. Not thread-safe.
      */
     public static final class LayoutImport {
@@ -603,13 +603,14 @@ public final class Schema {
             return this;
         }
 
-        /** {@link #members(StructLayout, Map, Consumer)} with every member of the current minor and default slot options. */
-        public Builder members(StructLayout layout, Map<String, FunctionDescriptor> slots) {
+        /** {@link #members(GroupLayout, Map, Consumer)} with every member of the current minor and default slot options. */
+        public Builder members(GroupLayout layout, Map<String, FunctionDescriptor> slots) {
             return members(layout, slots, o -> {});
         }
 
         /**
-         * Declares every member of a jextract-style struct {@code layout}, in its order: padding layouts
+         * Declares every member of a jextract-style struct {@code layout} (jextract's {@code layout()}
+         * returns a {@link GroupLayout}; it must be a {@link StructLayout}), in its order: padding layouts
          * are skipped, each {@code ADDRESS} member named in {@code slots} becomes a slot of that descriptor
          * (required unless {@link LayoutImport#slot configured} otherwise), any other scalar or pointer a
          * {@link Data} member and any array or nested struct an {@link Aggregate}. Members belong to the
@@ -618,12 +619,15 @@ public final class Schema {
          * @throws IllegalArgumentException naming the member: a member the C rules place elsewhere than the
          *         layout does (a packed struct), an unnamed member, a slot that is not an {@code ADDRESS}
          *         member, a slot, option or boundary naming no member of the layout, a boundary whose minor
-         *         goes backwards, or a struct whose size is not the C size of its members
+         *         goes backwards, a struct whose size is not the C size of its members, or a union
          * @throws IllegalStateException if members were declared before
          */
-        public Builder members(StructLayout layout, Map<String, FunctionDescriptor> slots, Consumer<LayoutImport> configure) {
+        public Builder members(GroupLayout layout, Map<String, FunctionDescriptor> slots, Consumer<LayoutImport> configure) {
             Objects.requireNonNull(layout, "layout");
             Objects.requireNonNull(slots, "slots");
+            if (!(layout instanceof StructLayout)) {
+                throw new IllegalArgumentException("a payload is a struct, not the union " + layout);
+            }
             if (!members.isEmpty()) {
                 throw new IllegalStateException("members(layout, ...) must declare the first members of schema " + name);
             }
