@@ -59,6 +59,8 @@ import java.util.regex.Pattern;
  * {@code ADDRESS} is {@code ptr}, exactly as before target layouts counted. jextract's {@code C_POINTER}
  * has a target layout (a byte sequence of {@code Long.MAX_VALUE} elements), so a schema made from jextract
  * layouts and one typed by hand with {@code ADDRESS} differ in id unless both use the same layouts.
+ * ({@code withTargetLayout} is a restricted method: the code that makes such a layout needs native
+ * access; reading one, as the schema does, does not.)
  *
  * <p><b>From an existing layout.</b> {@link #fromLayout} and {@link Builder#members} take a jextract-style
  * struct layout (named members, explicit padding) and the slots' {@link FunctionDescriptor}s:
@@ -131,7 +133,8 @@ public final class Schema {
     /**
      * An array or nested struct (or union) held by value, such as {@code char name[16]}: data written by
      * the table's builder (from a {@code byte[]} or {@code MemorySegment} of exactly its size) and covered
-     * by checksum and signature. Its layout keeps its inner names; it may contain pointers, which are data
+     * by checksum and signature. Its layout keeps its inner names but not its own (jextract names a nested
+     * struct's layout after the member, which is the member's name already); it may contain pointers, which are data
      * like any other (never slots: a function pointer inside a nested struct is not minted or checked).
      */
     public record Aggregate(String name, long offset, int sinceMinor, MemoryLayout layout) implements Member {
@@ -353,7 +356,7 @@ public final class Schema {
             }
             return sb.append(')').toString();
         }
-        return cType(member.layout());
+        return typeOf(member.layout());
     }
 
     /** A scalar or pointer (what a slot may pass or return, and a {@link Data} member may hold). */
