@@ -4,8 +4,6 @@ import io.tabguard.guard.AbiV1;
 import io.tabguard.guard.Schema;
 import io.tabguard.guard.TableRejectedException;
 import io.tabguard.guard.Violation;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -23,7 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Array and nested-struct data members: written by the builder from bytes of exactly their size, covered by the signature. */
-class AggregateDataTest {
+class AggregateDataTest extends WithRegistry {
     static final MemoryLayout POINT = MemoryLayout.structLayout(JAVA_INT.withName("x"), JAVA_INT.withName("y"), JAVA_DOUBLE.withName("w"));
     /** {@code void (*f)(void); char name[16]; struct { int x, y; double w; } origin; int count;} */
     static final Schema NAMED = Schema.builder("test.aggregate", 1)
@@ -33,18 +31,7 @@ class AggregateDataTest {
             .data("count", JAVA_INT)
             .build();
 
-    private final RecordingAuditSink audit = new RecordingAuditSink();
-    private Registry registry;
 
-    @BeforeEach
-    void open() {
-        registry = audit.open();
-    }
-
-    @AfterEach
-    void close() {
-        registry.close();
-    }
 
     private TableBuilder builder() {
         return registry.builder(NAMED).bind("f", MethodHandles.empty(FunctionDescriptor.ofVoid().toMethodType()));

@@ -4,8 +4,6 @@ import io.tabguard.guard.AbiV1;
 import io.tabguard.guard.Schema;
 import io.tabguard.guard.TableRejectedException;
 import io.tabguard.guard.Violation;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -25,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * attack has its valid twin: the same schema at an older or newer minor is still accepted, as a table
  * whose {@code schema()} is the caller's.
  */
-class SameIdSchemasTest {
+class SameIdSchemasTest extends WithRegistry {
     static final FunctionDescriptor INT_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
     static final FunctionDescriptor PTR_PTR = FunctionDescriptor.of(ADDRESS, ADDRESS);
 
@@ -41,18 +39,7 @@ class SameIdSchemasTest {
             .minor(1).slot("hook", PTR_PTR, o -> o.refusal(MemorySegment.NULL))
             .build();
 
-    private final RecordingAuditSink audit = new RecordingAuditSink();
-    private Registry registry;
 
-    @BeforeEach
-    void open() {
-        registry = audit.open();
-    }
-
-    @AfterEach
-    void close() {
-        registry.close();
-    }
 
     static int plusOne(int x) {
         return x + 1;
