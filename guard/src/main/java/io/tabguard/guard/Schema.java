@@ -172,6 +172,22 @@ public final class Schema {
         }
     }
 
+    /** {@code from} at an older minor: its minor-0 members, so its id, and its layout ids up to {@code atMinor} are reused, not rehashed. */
+    private Schema(Schema from, int atMinor) {
+        this.name = from.name;
+        this.major = from.major;
+        this.minor = atMinor;
+        this.members = from.members(atMinor);
+        this.canonicalDescription = from.canonicalDescription;
+        this.id = from.id;
+        int known = 0;
+        while (known < from.layoutMinors.length && from.layoutMinors[known] <= atMinor) {
+            known++;
+        }
+        this.layoutMinors = java.util.Arrays.copyOf(from.layoutMinors, known);
+        this.layoutIds = java.util.Arrays.copyOf(from.layoutIds, known);
+    }
+
     /**
      * A schema whose members are those of a jextract-style {@code layout}, all of minor 0: each
      * {@code ADDRESS} member named in {@code slots} is a required slot of that descriptor, every other
@@ -299,7 +315,7 @@ public final class Schema {
      */
     public Schema atMinor(int atMinor) {
         checkMinor(atMinor);
-        return atMinor == minor ? this : new Schema(name, major, atMinor, members(atMinor));
+        return atMinor == minor ? this : new Schema(this, atMinor);
     }
 
     private void checkMinor(int atMinor) {
