@@ -239,6 +239,20 @@ static inline int tabguard_check_table(const void *payload, uint64_t schema_id, 
     return 0;
 }
 
+/**
+ * For a consumer that knows the table's minor: 0 if the header's layout_id is the layout id of that minor
+ * (Schema.layoutId(minor) in Java, a constant the consumer compiles in), else TABGUARD_V_LAYOUT_MISMATCH.
+ * Call it after tabguard_check_table, which checked schema_id, major and size: a table of another schema
+ * that shares the schema_id (same name, major and minor-0 members) fails here. A table of a newer minor
+ * has another layout_id by design; a consumer that accepts newer minors applies the zero rule instead.
+ */
+static inline int tabguard_check_layout(const void *payload, uint64_t layout_id) {
+    if (payload == NULL) {
+        return TABGUARD_V_UNKNOWN_TABLE;
+    }
+    return tabguard_header_of(payload)->layout_id == layout_id ? 0 : TABGUARD_V_LAYOUT_MISMATCH;
+}
+
 /** tabguard_check_table for the host table a plugin was given. Returns 0 or a tabguard_violation code. */
 static inline int tabguard_host_check_v1(const struct tabguard_host_v1 *host) {
     return tabguard_check_table(host, TABGUARD_HOST_SCHEMA_ID, TABGUARD_HOST_SCHEMA_MAJOR,
