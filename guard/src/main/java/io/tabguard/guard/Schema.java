@@ -157,6 +157,8 @@ public final class Schema {
     /** The minors at which members were added, ascending, and the layout id from each on. */
     private final int[] layoutMinors;
     private final long[] layoutIds;
+    /** {@link #layoutDescription(int)} at {@link #minor}: what equality compares. */
+    private final String ownLayout;
 
     private Schema(String name, int major, int minor, List<Member> members) {
         this.name = name;
@@ -170,6 +172,7 @@ public final class Schema {
         for (int i = 0; i < layoutMinors.length; i++) {
             layoutIds[i] = hash(layoutDescription(layoutMinors[i]));
         }
+        this.ownLayout = layoutDescription(minor);
     }
 
     /** {@code from} at an older minor: its minor-0 members, so its id, and its layout ids up to {@code atMinor} are reused, not rehashed. */
@@ -186,6 +189,7 @@ public final class Schema {
         }
         this.layoutMinors = java.util.Arrays.copyOf(from.layoutMinors, known);
         this.layoutIds = java.util.Arrays.copyOf(from.layoutIds, known);
+        this.ownLayout = layoutDescription(atMinor);
     }
 
     /**
@@ -331,12 +335,12 @@ public final class Schema {
      */
     @Override
     public boolean equals(Object o) {
-        return o instanceof Schema s && s.minor == minor && s.layoutDescription(minor).equals(layoutDescription(minor));
+        return o instanceof Schema s && s.minor == minor && s.ownLayout.equals(ownLayout);
     }
 
     @Override
     public int hashCode() {
-        return layoutDescription(minor).hashCode();
+        return ownLayout.hashCode();
     }
 
     @Override
