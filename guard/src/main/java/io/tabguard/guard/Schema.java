@@ -48,7 +48,9 @@ import java.util.regex.Pattern;
  * The stamper writes it into the header's {@code layout_id}, covered by checksum and signature, and a
  * caller of minor {@code c} accepts a table of minor {@code t <= c} only if it equals its own
  * {@code layoutId(t)} ({@link Violation#LAYOUT_MISMATCH}): two schemas that share an id because they
- * share name, major and minor-0 members cannot pass for each other at a later minor.
+ * share name, major and minor-0 members cannot pass for each other at a later minor. (A table newer
+ * than the caller carries a layout id the caller cannot compute; there the registry, which signed it,
+ * compares the schema it built the table with up to the caller's minor.)
  *
  * <p><b>C signatures and target layouts.</b> A member's C signature names each scalar by kind and width
  * ({@code i32}, {@code f64}, {@code ptr}), a slot as {@code fn ret(args)}, an array as
