@@ -25,7 +25,12 @@
  *                  read as zero: anyone, even C code without the key, can check it;
  *   - signature    is an HMAC-SHA-256, under the owning registry's secret key, of the whole table with
  *                  signature read as zero followed by the table's address; only the registry can
- *                  check or make it.
+ *                  check or make it;
+ *   - layout_id    is the 64-bit hash of the schema's full member description at schema_minor
+ *                  (Schema.layoutId(minor) in Java: every member's name, offset, minor and C signature,
+ *                  where schema_id covers minor 0 only). A consumer that knows minor m and reads a table
+ *                  of minor <= m compares it with its own layout id of the table's minor; two schemas
+ *                  sharing a schema_id cannot pass for each other there (TABGUARD_V_LAYOUT_MISMATCH).
  * A refusal names one of the tabguard_violation codes below (stable across releases).
  */
 #ifndef TABGUARD_H
@@ -48,8 +53,8 @@ extern "C" {
 #define TABGUARD_MAX_TABLE_SIZE (64 * 1024)
 /** Length of the signature field: an HMAC-SHA-256. */
 #define TABGUARD_SIGNATURE_SIZE 32
-/** Length of the trailing reserved field. */
-#define TABGUARD_RESERVED1_SIZE 32
+/** Length of the reserved field after the signature. */
+#define TABGUARD_RESERVED1_SIZE 24
 
 /* _Static_assert is C11; C++ spells it static_assert. */
 #ifdef __cplusplus
@@ -76,6 +81,7 @@ struct tabguard_header_v1 {
     uint32_t reserved0;      /* 0 */
     uint8_t signature[TABGUARD_SIGNATURE_SIZE]; /* HMAC-SHA-256, see above */
     uint8_t reserved1[TABGUARD_RESERVED1_SIZE]; /* all 0 */
+    uint64_t layout_id;      /* 64-bit hash of the members at schema_minor, see above */
 };
 
 TABGUARD_STATIC_ASSERT(sizeof(struct tabguard_header_v1) == TABGUARD_HEADER_SIZE, "ABI v1 header is 128 bytes");
@@ -95,6 +101,7 @@ TABGUARD_STATIC_ASSERT(offsetof(struct tabguard_header_v1, checksum) == 56, "che
 TABGUARD_STATIC_ASSERT(offsetof(struct tabguard_header_v1, reserved0) == 60, "reserved0");
 TABGUARD_STATIC_ASSERT(offsetof(struct tabguard_header_v1, signature) == 64, "signature");
 TABGUARD_STATIC_ASSERT(offsetof(struct tabguard_header_v1, reserved1) == 96, "reserved1");
+TABGUARD_STATIC_ASSERT(offsetof(struct tabguard_header_v1, layout_id) == 120, "layout_id");
 
 /** Why a table was refused: the codes of io.tabguard.guard.Violation, stable across releases. */
 enum tabguard_violation {
@@ -126,7 +133,8 @@ enum tabguard_violation {
     TABGUARD_V_UNSEALED_TABLE = 26,         /* the pointer is not a table the host sealed */
     TABGUARD_V_BUFFER_NOT_INITIALIZED = 27, /* the buffer was not prepared by table_init, or was sealed already */
     TABGUARD_V_SLOT_NOT_A_FUNCTION = 28,    /* a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub */
-    TABGUARD_V_BAD_POINTER = 29             /* a pointer handed to the host is NULL or its memory cannot be read or written */
+    TABGUARD_V_BAD_POINTER = 29,            /* a pointer handed to the host is NULL or its memory cannot be read or written */
+    TABGUARD_V_LAYOUT_MISMATCH = 30         /* the table's members at its minor are not those of the caller's schema */
 };
 
 /**
@@ -236,6 +244,20 @@ static inline int tabguard_check_table(const void *payload, uint64_t schema_id, 
     if (h->reserved0 != 0) return TABGUARD_V_RESERVED;
     if (tabguard_table_crc32c(h, h->table_size) != h->checksum) return TABGUARD_V_CHECKSUM;
     return 0;
+}
+
+/**
+ * For a consumer that knows the table's minor: 0 if the header's layout_id is the layout id of that minor
+ * (Schema.layoutId(minor) in Java, a constant the consumer compiles in), else TABGUARD_V_LAYOUT_MISMATCH.
+ * Call it after tabguard_check_table, which checked schema_id, major and size: a table of another schema
+ * that shares the schema_id (same name, major and minor-0 members) fails here. A table of a newer minor
+ * has another layout_id by design; a consumer that accepts newer minors applies the zero rule instead.
+ */
+static inline int tabguard_check_layout(const void *payload, uint64_t layout_id) {
+    if (payload == NULL) {
+        return TABGUARD_V_UNKNOWN_TABLE;
+    }
+    return tabguard_header_of(payload)->layout_id == layout_id ? 0 : TABGUARD_V_LAYOUT_MISMATCH;
 }
 
 /** tabguard_check_table for the host table a plugin was given. Returns 0 or a tabguard_violation code. */

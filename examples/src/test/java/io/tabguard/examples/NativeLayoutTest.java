@@ -1,5 +1,6 @@
 package io.tabguard.examples;
 
+import io.tabguard.guard.Schema;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,12 +61,7 @@ class NativeLayoutTest {
         for (String f : members) {
             c.append("  printf(\"%zu\\n\", offsetof(sqlite3_mem_methods, ").append(f).append("));\n");
         }
-        c.append("  return 0;\n}\n");
-        Path source = dir.resolve("sqlite_layout.c");
-        Files.writeString(source, c);
-        Path exe = dir.resolve("sqlite_layout");
-        assertNotNull(run(dir, "gcc", "-o", exe.toString(), source.toString()), "gcc with sqlite3.h is needed (.ci/run installs gcc and libsqlite3-dev)");
-        List<Long> values = run(dir, exe.toString()).lines().map(String::trim).map(Long::parseLong).toList();
+        List<Long> values = sqliteProbe(dir, "sqlite_layout", c).stream().map(Long::parseLong).toList();
 
         List<Long> expected = new ArrayList<>();
         expected.add(GuardedSqliteAllocator.MEM_METHODS.payloadSize(GuardedSqliteAllocator.MEM_METHODS.minor()));
@@ -74,6 +70,37 @@ class NativeLayoutTest {
         }
         assertEquals(expected, values);
         assertEquals(List.of("xMalloc", "xFree", "xRealloc", "xSize", "xRoundup", "xInit", "xShutdown", "pAppData"), members);
+    }
+
+    @Test
+    void sqlite3VfsMadeFromItsJextractLayoutMatchesWhatGccComputesFromSqlite3H(@TempDir Path dir) throws Exception {
+        List<String> members = Sqlite3Vfs.SCHEMA.members().stream().map(m -> m.name()).toList();
+        StringBuilder c = new StringBuilder("#include <stdio.h>\n#include <stddef.h>\n#include <sqlite3.h>\nint main(void) {\n");
+        c.append("  printf(\"%zu\\n\", sizeof(sqlite3_vfs));\n");
+        for (String f : members) {
+            c.append("  printf(\"%zu %zu\\n\", offsetof(sqlite3_vfs, ").append(f).append("), sizeof(((sqlite3_vfs *) 0)->").append(f).append("));\n");
+        }
+        List<String> lines = sqliteProbe(dir, "vfs_layout", c);
+
+        Schema s = Sqlite3Vfs.SCHEMA;
+        assertEquals(Long.parseLong(lines.getFirst()), s.payloadSize(s.minor()), "sizeof(sqlite3_vfs)");
+        for (int i = 0; i < members.size(); i++) {
+            Schema.Member m = s.members().get(i);
+            String[] gcc = lines.get(i + 1).split(" ");
+            assertEquals(Long.parseLong(gcc[0]), m.offset(), "offsetof(sqlite3_vfs, " + m.name() + ")");
+            assertEquals(Long.parseLong(gcc[1]), m.layout().byteSize(), "sizeof of sqlite3_vfs." + m.name());
+        }
+        assertEquals(lines.size(), members.size() + 1, "every member gcc printed is a member of the schema");
+    }
+
+    /** Ends {@code main} of a probe that includes sqlite3.h, compiles and runs it, and returns its output lines. */
+    private static List<String> sqliteProbe(Path dir, String name, StringBuilder c) throws IOException, InterruptedException {
+        c.append("  return 0;\n}\n");
+        Path source = dir.resolve(name + ".c");
+        Files.writeString(source, c);
+        Path exe = dir.resolve(name);
+        assertNotNull(run(dir, "gcc", "-o", exe.toString(), source.toString()), "gcc with sqlite3.h is needed (.ci/run installs gcc and libsqlite3-dev)");
+        return run(dir, exe.toString()).lines().map(String::trim).toList();
     }
 
     /** stdout of the command, or null if it could not run or failed. */

@@ -22,7 +22,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * <p>Field semantics: {@code table_size = header_size + payload_size}; {@code flags} and every
  * {@code reserved} byte are zero in v1; {@code checksum} is the CRC32C of the whole table with
  * {@code checksum} and {@code signature} zeroed; {@code signature} is an HMAC-SHA-256 under the owning
- * registry's key over the whole table with {@code signature} zeroed, followed by the table's address.
+ * registry's key over the whole table with {@code signature} zeroed, followed by the table's address;
+ * {@code layout_id} is {@link Schema#layoutId(int)} at the table's own minor (the full member
+ * description, where {@code schema_id} covers only minor 0), so checksum and signature cover it.
  *
  * <p>This class holds constants only; it is immutable and thread-safe.
  */
@@ -58,7 +60,8 @@ public final class AbiV1 {
             JAVA_INT.withName("checksum"),
             JAVA_INT.withName("reserved0"),
             MemoryLayout.sequenceLayout(SIGNATURE_SIZE, JAVA_BYTE).withName("signature"),
-            MemoryLayout.sequenceLayout(32, JAVA_BYTE).withName("reserved1"))
+            MemoryLayout.sequenceLayout(24, JAVA_BYTE).withName("reserved1"),
+            JAVA_LONG.withName("layout_id"))
             .withName("tabguard_header_v1");
 
     /** Size of the header, and the offset of the payload from the table's start: 128 bytes. */
@@ -96,8 +99,10 @@ public final class AbiV1 {
     public static final int OFFSET_SIGNATURE = offsetOf("signature");
     /** Byte offset of {@code reserved1}, {@link #RESERVED1_SIZE} bytes (zero) in the header. */
     public static final int OFFSET_RESERVED1 = offsetOf("reserved1");
-    /** Length of {@code reserved1}, the header's trailing zero bytes. */
-    public static final int RESERVED1_SIZE = 32;
+    /** Length of {@code reserved1}, the zero bytes before {@code layout_id}. */
+    public static final int RESERVED1_SIZE = 24;
+    /** Byte offset of {@code layout_id}, u64 in the header: the hash of the table's members at its minor. */
+    public static final int OFFSET_LAYOUT_ID = offsetOf("layout_id");
 
     /** Little-endian, unaligned 16-bit accessor: untrusted bytes may sit at any address. */
     public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);

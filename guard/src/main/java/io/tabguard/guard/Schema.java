@@ -5,6 +5,10 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.PaddingLayout;
+import java.lang.foreign.SequenceLayout;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.UnionLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteOrder;
@@ -12,8 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -21,8 +28,10 @@ import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
- * The payload of a table: a C struct whose {@linkplain Slot slots} are function pointers and whose
- * {@linkplain Data data members} are plain values (such as SQLite's {@code iVersion}).
+ * The payload of a table: a C struct whose {@linkplain Slot slots} are function pointers, whose
+ * {@linkplain Data data members} are plain values (such as SQLite's {@code iVersion}) and whose
+ * {@linkplain Aggregate aggregate members} are arrays or nested structs held by value (such as
+ * {@code char name[16]}).
  *
  * <p><b>Versions.</b> A schema has a major version and a minor version. Members are laid out in
  * declaration order at their natural C alignment; each belongs to the minor that introduced it, and a
@@ -33,12 +42,39 @@ import java.util.regex.Pattern;
  * {@link #canonicalDescription()}: the name, the major, and every minor-0 member's name, offset and C
  * signature. It is deliberately independent of the minor: a caller must be able to recognise a table of
  * a newer minor of its own schema (to apply the zero rule), which it could not if the id hashed members
- * it has never seen. Members added by later minors are bound by the size rule and the table's signature.
+ * it has never seen. What the id leaves out, {@link #layoutId(int)} binds: the hash of
+ * {@link #layoutDescription(int)}: every member of minors {@code 0..m} (name, offset, minor, C signature)
+ * and the payload size.
+ * The stamper writes it into the header's {@code layout_id}, covered by checksum and signature, and a
+ * caller of minor {@code c} accepts a table of minor {@code t <= c} only if it equals its own
+ * {@code layoutId(t)} ({@link Violation#LAYOUT_MISMATCH}): two schemas that share an id because they
+ * share name, major and minor-0 members cannot pass for each other at a later minor. (A table newer
+ * than the caller carries a layout id the caller cannot compute; there the registry, which signed it,
+ * compares the schema it built the table with up to the caller's minor.)
+ *
+ * <p><b>C signatures and target layouts.</b> A member's C signature names each scalar by kind and width
+ * ({@code i32}, {@code f64}, {@code ptr}), a slot as {@code fn ret(args)}, an array as
+ * {@code [n]element} and a struct or union with its (length-prefixed) name and members. A pointer with a
+ * {@linkplain AddressLayout#withTargetLayout target layout} is {@code ptr>target}: the target is part
+ * of the signature, so of {@link #id()} and {@link #layoutId(int)}, and two schemas that differ only in
+ * a target layout (an {@code int *} against a {@code struct stat *}) have different ids. A plain
+ * {@code ADDRESS} is {@code ptr}, exactly as before target layouts counted. jextract's {@code C_POINTER}
+ * has a target layout (a byte sequence of {@code Long.MAX_VALUE} elements), so a schema made from jextract
+ * layouts and one typed by hand with {@code ADDRESS} differ in id unless both use the same layouts.
+ * ({@code withTargetLayout} is a restricted method: the code that makes such a layout needs native
+ * access; reading one, as the schema does, does not.)
+ *
+ * <p><b>From an existing layout.</b> {@link #fromLayout} and {@link Builder#members} take a jextract-style
+ * struct layout (named members, explicit padding) and the slots' {@link FunctionDescriptor}s:
+ * each {@code ADDRESS} member named among the slots becomes a slot, every other member data (an array or
+ * nested struct becomes an {@link Aggregate}); each member's offset must be the layout's offset exactly.
  *
  * <p>Instances are immutable and thread-safe. The builder refuses: names that are not C identifiers,
  * duplicate names, a minor that goes backwards, a slot whose descriptor passes or returns a struct by
  * value, a default implementation whose type differs from the slot's descriptor, a refusal value of
- * the wrong type, a context argument that is not a pointer parameter, and an empty minor 0.
+ * the wrong type, a context argument that is not a pointer parameter, and an empty minor 0; a layout
+ * import also refuses an unnamed member, a member whose offset the C rules do not reproduce, a slot that
+ * is not an {@code ADDRESS} member, and a slot, option or minor boundary naming no member of the layout.
  */
 public final class Schema {
 
@@ -53,7 +89,7 @@ public final class Schema {
     }
 
     /** A member of the payload struct. */
-    public sealed interface Member permits Slot, Data {
+    public sealed interface Member permits Slot, Data, Aggregate {
         /**
          * The member's name, a C identifier unique within its schema.
          *
@@ -76,11 +112,11 @@ public final class Schema {
         int sinceMinor();
 
         /**
-         * The member's C type as an FFM layout (a pointer for a slot).
+         * The member's layout: a value layout for slots and data, a sequence or group layout for aggregates.
          *
          * @return the layout
          */
-        ValueLayout layout();
+        MemoryLayout layout();
     }
 
     /**
@@ -140,6 +176,20 @@ public final class Schema {
         }
     }
 
+    /**
+     * An array or nested struct (or union) held by value, such as {@code char name[16]}: data written by
+     * the table's builder (from a {@code byte[]} or {@code MemorySegment} of exactly its size) and covered
+     * by checksum and signature. Its layout keeps its inner names but not its own (jextract names a nested
+     * struct's layout after the member, which is the member's name already); it may contain pointers, which are data
+     * like any other (never slots: a function pointer inside a nested struct is not minted or checked).
+     */
+    public record Aggregate(String name, long offset, int sinceMinor, MemoryLayout layout) implements Member {
+        public Aggregate {
+            Objects.requireNonNull(name);
+            Objects.requireNonNull(layout);
+        }
+    }
+
     private static final Pattern C_IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
     private static final Pattern SCHEMA_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,127}");
     private static final int MAX_VERSION = 0xFFFF;
@@ -150,6 +200,11 @@ public final class Schema {
     private final List<Member> members;
     private final String canonicalDescription;
     private final long id;
+    /** The minors at which members were added, ascending, and the layout id from each on. */
+    private final int[] layoutMinors;
+    private final long[] layoutIds;
+    /** {@link #layoutDescription(int)} at {@link #minor}: what equality compares. */
+    private final String ownLayout;
 
     private Schema(String name, int major, int minor, List<Member> members) {
         this.name = name;
@@ -158,6 +213,40 @@ public final class Schema {
         this.members = List.copyOf(members);
         this.canonicalDescription = describe(name, major, this.members);
         this.id = hash(canonicalDescription);
+        this.layoutMinors = this.members.stream().mapToInt(Member::sinceMinor).distinct().sorted().toArray();
+        this.layoutIds = new long[layoutMinors.length];
+        for (int i = 0; i < layoutMinors.length; i++) {
+            layoutIds[i] = hash(layoutDescription(layoutMinors[i]));
+        }
+        this.ownLayout = layoutDescription(minor);
+    }
+
+    /** {@code from} at an older minor: its minor-0 members, so its id, and its layout ids up to {@code atMinor} are reused, not rehashed. */
+    private Schema(Schema from, int atMinor) {
+        this.name = from.name;
+        this.major = from.major;
+        this.minor = atMinor;
+        this.members = from.members(atMinor);
+        this.canonicalDescription = from.canonicalDescription;
+        this.id = from.id;
+        int known = 0;
+        while (known < from.layoutMinors.length && from.layoutMinors[known] <= atMinor) {
+            known++;
+        }
+        this.layoutMinors = java.util.Arrays.copyOf(from.layoutMinors, known);
+        this.layoutIds = java.util.Arrays.copyOf(from.layoutIds, known);
+        this.ownLayout = layoutDescription(atMinor);
+    }
+
+    /**
+     * A schema whose members are those of a jextract-style {@code layout}, all of minor 0: each
+     * {@code ADDRESS} member named in {@code slots} is a required slot of that descriptor, every other
+     * member is data. For minors and slot options use {@link Builder#members(GroupLayout, Map, Consumer)}.
+     *
+     * @throws IllegalArgumentException as {@link Builder#members(GroupLayout, Map, Consumer)}
+     */
+    public static Schema fromLayout(String name, int major, GroupLayout layout, Map<String, FunctionDescriptor> slots) {
+        return builder(name, major).members(layout, slots).build();
     }
 
     /**
@@ -218,6 +307,37 @@ public final class Schema {
     }
 
     /**
+     * The hash of {@link #layoutDescription(int)}: what the header's {@code layout_id} of a table of
+     * minor {@code atMinor} holds. Minors that add no member share the id of the one before.
+     */
+    public long layoutId(int atMinor) {
+        checkMinor(atMinor);
+        int i = layoutMinors.length - 1;
+        while (layoutMinors[i] > atMinor) {
+            i--;
+        }
+        return layoutIds[i];
+    }
+
+    /**
+     * The text {@link #layoutId(int)} hashes: the name, the major, the payload size at {@code atMinor},
+     * and every member of minors {@code 0..atMinor} with its offset, minor and C signature. It describes
+     * the C struct only: whether a slot is required and how its context is bound are the builder's
+     * policy, which a registry compares itself when it adopts a table for another schema object.
+     */
+    public String layoutDescription(int atMinor) {
+        checkMinor(atMinor);
+        StringBuilder sb = new StringBuilder("tabguard.layout.v1\n");
+        sb.append("name=").append(name).append('\n');
+        sb.append("major=").append(major).append('\n');
+        sb.append("size=").append(payloadSize(atMinor)).append('\n');
+        for (Member m : members(atMinor)) {
+            sb.append("member=").append(m.name()).append('@').append(m.offset()).append(':').append(cSignature(m))
+                    .append(" since=").append(m.sinceMinor()).append('\n');
+        }
+        return sb.toString();
+    }
+
      * Every member, in layout order.
      *
      * @return an immutable list
@@ -322,7 +442,7 @@ public final class Schema {
      */
     public Schema atMinor(int atMinor) {
         checkMinor(atMinor);
-        return atMinor == minor ? this : new Schema(name, major, atMinor, members(atMinor));
+        return atMinor == minor ? this : new Schema(this, atMinor);
     }
 
     private void checkMinor(int atMinor) {
@@ -331,29 +451,24 @@ public final class Schema {
         }
     }
 
-    /** Two schemas are equal when name, major, minor and every member's name, offset, minor and C signature are. */
+    /**
+     * Two schemas are equal when name, major, minor and every member's name, offset, minor and C signature
+     * are: when their {@link #layoutDescription(int)} at their minor is. Slot options (required, default,
+     * refusal value, context binding) are not compared.
+     */
     @Override
     public boolean equals(Object o) {
-        return o instanceof Schema s && s.minor == minor && s.fullDescription().equals(fullDescription());
+        return o instanceof Schema s && s.minor == minor && s.ownLayout.equals(ownLayout);
     }
 
     @Override
     public int hashCode() {
-        return fullDescription().hashCode();
+        return ownLayout.hashCode();
     }
 
     @Override
     public String toString() {
         return "Schema[" + name + " " + major + "." + minor + ", id=" + Long.toHexString(id) + ", " + members.size() + " members]";
-    }
-
-    private String fullDescription() {
-        StringBuilder sb = new StringBuilder(canonicalDescription);
-        for (Member m : members) {
-            sb.append("since=").append(m.sinceMinor()).append(' ').append(m.name()).append('@').append(m.offset())
-                    .append(':').append(cSignature(m)).append('\n');
-        }
-        return sb.toString();
     }
 
     private static String describe(String name, int major, List<Member> members) {
@@ -370,11 +485,13 @@ public final class Schema {
     }
 
     /**
-     * The C signature of a member: a data type such as {@code i32}, or {@code fn i32(ptr,i64)} for a slot.
+     * The C signature of a member: a data type such as {@code i32}, {@code [16]i8} or
+     * {@code struct{...}}, or {@code fn i32(ptr,i64)} for a slot; a pointer with a target layout is
+     * {@code ptr>target}.
      *
      * @param member a member of any schema
      * @return its signature, as {@link #canonicalDescription()} spells it
-     * @throws IllegalArgumentException if the member's type is not a scalar or a pointer
+     * @throws IllegalArgumentException if the member's type is not a C scalar, pointer, array or struct of them
      */
     public static String cSignature(Member member) {
         if (member instanceof Slot slot) {
@@ -386,12 +503,13 @@ public final class Schema {
             }
             return sb.append(')').toString();
         }
-        return cType(member.layout());
+        return typeOf(member.layout());
     }
 
+    /** A scalar or pointer (what a slot may pass or return, and a {@link Data} member may hold). */
     private static String cType(MemoryLayout layout) {
-        if (layout instanceof AddressLayout) {
-            return "ptr";
+        if (layout instanceof AddressLayout a) {
+            return a.targetLayout().map(target -> "ptr>" + typeOf(target)).orElse("ptr");
         }
         if (layout instanceof ValueLayout v) {
             Class<?> c = v.carrier();
@@ -405,6 +523,47 @@ public final class Schema {
             if (c == boolean.class) return "bool";
         }
         throw new IllegalArgumentException("only scalar and pointer values cross a Tabguard table, not " + layout);
+    }
+
+    /**
+     * Any layout a member holds or a pointer targets. Names are length-prefixed ({@code 4:next}) so that no
+     * name, whatever its characters, can make two layouts describe alike; padding is {@code pad<n>}, so
+     * every offset follows from the text.
+     */
+    private static String typeOf(MemoryLayout layout) {
+        return switch (layout) {
+            case ValueLayout v -> cType(v);
+            case PaddingLayout p -> "pad" + p.byteSize();
+            case SequenceLayout q -> "[" + q.elementCount() + "]" + typeOf(q.elementLayout());
+            case StructLayout g -> group("struct", g);
+            case UnionLayout g -> group("union", g);
+            default -> throw new IllegalArgumentException("no C type for " + layout);
+        };
+    }
+
+    private static String group(String kind, GroupLayout g) {
+        StringBuilder sb = new StringBuilder(kind);
+        g.name().ifPresent(n -> sb.append(' ').append(n.length()).append(':').append(n));
+        sb.append('{');
+        for (int i = 0; i < g.memberLayouts().size(); i++) {
+            MemoryLayout m = g.memberLayouts().get(i);
+            sb.append(i == 0 ? "" : ",");
+            if (!(m instanceof PaddingLayout)) {
+                String n = m.name().orElse("");
+                sb.append(n.length()).append(':').append(n).append(':');
+            }
+            sb.append(typeOf(m));
+        }
+        sb.append('}');
+        if (g.byteAlignment() != naturalAlignment(g)) {
+            sb.append("align").append(g.byteAlignment());
+        }
+        return sb.toString();
+    }
+
+    /** The alignment C gives a struct or union of these members: the largest member alignment. */
+    private static long naturalAlignment(GroupLayout g) {
+        return g.memberLayouts().stream().mapToLong(MemoryLayout::byteAlignment).max().orElse(1);
     }
 
     private static long hash(String description) {
@@ -483,6 +642,36 @@ public final class Schema {
         public SlotOptions contextArgument(int index, ContextBinding binding) {
             contextArgument = index;
             contextBinding = Objects.requireNonNull(binding);
+            return this;
+        }
+    }
+
+    /**
+     * How {@link Builder#members(GroupLayout, Map, Consumer)} reads a layout: where minors begin, and
+     * the options of individual slots. Not thread-safe.
+     */
+    public static final class LayoutImport {
+        private final Map<String, Integer> boundaries = new HashMap<>();
+        private final Map<String, Consumer<SlotOptions>> slotOptions = new LinkedHashMap<>();
+
+        private LayoutImport() {}
+
+        /** {@code firstMember} and the members after it belong to {@code newMinor} (until the next boundary). */
+        public LayoutImport minor(int newMinor, String firstMember) {
+            Objects.requireNonNull(firstMember, "firstMember");
+            if (boundaries.putIfAbsent(firstMember, newMinor) != null) {
+                throw new IllegalArgumentException("two minor boundaries at member " + firstMember);
+            }
+            return this;
+        }
+
+        /** Options of the slot {@code slotName}: optional, default, refusal value, context binding. */
+        public LayoutImport slot(String slotName, Consumer<SlotOptions> configure) {
+            Objects.requireNonNull(slotName, "slotName");
+            Objects.requireNonNull(configure, "configure");
+            if (slotOptions.putIfAbsent(slotName, configure) != null) {
+                throw new IllegalArgumentException("options for slot " + slotName + " given twice");
+            }
             return this;
         }
     }
@@ -594,6 +783,112 @@ public final class Schema {
         }
 
         /**
+         * An {@link Aggregate} data member: an array ({@code MemoryLayout.sequenceLayout(16, JAVA_BYTE)}
+         * for {@code char name[16]}) or a nested struct or union, placed at the layout's own alignment. A
+         * {@link ValueLayout} goes to {@link #data(String, ValueLayout)}.
+         *
+         * @throws IllegalArgumentException for an empty layout, a padding layout, or a scalar inside it that
+         *                                  is not a C scalar or pointer
+         */
+        public Builder data(String memberName, MemoryLayout layout) {
+            Objects.requireNonNull(layout, "layout");
+            if (layout instanceof ValueLayout v) {
+                return data(memberName, v);
+            }
+            if (layout instanceof PaddingLayout || layout.byteSize() == 0) {
+                throw new IllegalArgumentException("member " + memberName + " must be an array or struct of some size, not " + layout);
+            }
+            typeOf(layout);
+            MemoryLayout unnamed = layout.withoutName();
+            long offset = place(memberName, unnamed);
+            members.add(new Aggregate(memberName, offset, currentMinor, unnamed));
+            return this;
+        }
+
+        /** {@link #members(GroupLayout, Map, Consumer)} with every member of the current minor and default slot options. */
+        public Builder members(GroupLayout layout, Map<String, FunctionDescriptor> slots) {
+            return members(layout, slots, o -> {});
+        }
+
+        /**
+         * Declares every member of a jextract-style struct {@code layout} (jextract's {@code layout()}
+         * returns a {@link GroupLayout}; it must be a {@link StructLayout}), in its order: padding layouts
+         * are skipped, each {@code ADDRESS} member named in {@code slots} becomes a slot of that descriptor
+         * (required unless {@link LayoutImport#slot configured} otherwise), any other scalar or pointer a
+         * {@link Data} member and any array or nested struct an {@link Aggregate}. Members belong to the
+         * current minor until a {@link LayoutImport#minor} boundary. Must be the first members declared.
+         *
+         * @throws IllegalArgumentException naming the member: a member the C rules place elsewhere than the
+         *         layout does (a packed struct), an unnamed member, a slot that is not an {@code ADDRESS}
+         *         member, a slot, option or boundary naming no member of the layout, a boundary whose minor
+         *         goes backwards, a struct whose size is not the C size of its members, or a union
+         * @throws IllegalStateException if members were declared before
+         */
+        public Builder members(GroupLayout layout, Map<String, FunctionDescriptor> slots, Consumer<LayoutImport> configure) {
+            Objects.requireNonNull(layout, "layout");
+            Objects.requireNonNull(slots, "slots");
+            if (!(layout instanceof StructLayout)) {
+                throw new IllegalArgumentException("a payload is a struct, not the union " + layout);
+            }
+            if (!members.isEmpty()) {
+                throw new IllegalStateException("members(layout, ...) must declare the first members of schema " + name);
+            }
+            LayoutImport options = new LayoutImport();
+            configure.accept(options);
+            Set<String> layoutNames = new HashSet<>();
+            layout.memberLayouts().forEach(m -> m.name().ifPresent(layoutNames::add));
+            for (String n : slots.keySet()) {
+                requireIn(layoutNames, n, "slot");
+            }
+            for (String n : options.slotOptions.keySet()) {
+                requireIn(layoutNames, n, "slot option");
+                if (!slots.containsKey(n)) {
+                    throw new IllegalArgumentException("slot options for " + n + ", which is not among the slots of layout " + layout);
+                }
+            }
+            options.boundaries.keySet().forEach(n -> requireIn(layoutNames, n, "minor boundary"));
+            long layoutOffset = 0;
+            for (MemoryLayout m : layout.memberLayouts()) {
+                long here = layoutOffset;
+                layoutOffset += m.byteSize();
+                if (m instanceof PaddingLayout) {
+                    continue;
+                }
+                String memberName = m.name().orElseThrow(() -> new IllegalArgumentException(
+                        "the member at offset " + here + " of layout " + layout + " has no name"));
+                Integer boundary = options.boundaries.get(memberName);
+                if (boundary != null) {
+                    minor(boundary);
+                }
+                FunctionDescriptor descriptor = slots.get(memberName);
+                if (descriptor != null) {
+                    if (!(m instanceof AddressLayout)) {
+                        throw new IllegalArgumentException("slot " + memberName + " is a " + m + " in the layout, not a pointer");
+                    }
+                    slot(memberName, descriptor, options.slotOptions.getOrDefault(memberName, o -> {}));
+                } else {
+                    data(memberName, m);
+                }
+                long placed = members.getLast().offset();
+                if (placed != here) {
+                    throw new IllegalArgumentException("member " + memberName + " is at offset " + here + " in the layout, but C's rules place it at "
+                            + placed + " (a packed or hand-padded struct cannot be a Tabguard payload)");
+                }
+            }
+            long size = structSize(members);
+            if (size != layout.byteSize()) {
+                throw new IllegalArgumentException("layout " + layout + " is " + layout.byteSize() + " bytes, C's rules make its members "
+                        + size + " (tail padding differs)");
+            }
+            return this;
+        }
+
+        private static void requireIn(Set<String> layoutNames, String memberName, String what) {
+            if (!layoutNames.contains(memberName)) {
+                throw new IllegalArgumentException(what + " " + memberName + " names no member of the layout");
+            }
+        }
+
          * The schema as declared so far.
          *
          * @return an immutable schema at the current minor
@@ -611,7 +906,7 @@ public final class Schema {
             return schema;
         }
 
-        private long place(String memberName, ValueLayout layout) {
+        private long place(String memberName, MemoryLayout layout) {
             Objects.requireNonNull(memberName, "member name");
             if (!C_IDENTIFIER.matcher(memberName).matches()) {
                 throw new IllegalArgumentException("member name must be a C identifier: " + memberName);

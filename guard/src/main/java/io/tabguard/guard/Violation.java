@@ -38,6 +38,12 @@ public enum Violation {
     PAYLOAD_SIZE(12, "payload_size is not the size the table's minor defines"),
     /** A newer minor whose members unknown to the caller are not all zero (copy_struct_from_user). */
     UNKNOWN_MEMBER_NONZERO(13, "a member the caller's minor does not know is not zero"),
+    /**
+     * The schema id matches but the members at the table's minor are not the caller's: the header's
+     * {@code layout_id} differs from the caller's layout id at that minor, or (a table newer than the
+     * caller) the schema the registry built it with differs from the caller's up to the caller's minor.
+     */
+    LAYOUT_MISMATCH(30, "the table's members at its minor are not those of the caller's schema"),
     /** The CRC32C does not match the table. */
     CHECKSUM(14, "the CRC32C does not match the table"),
     /** One uniform answer for a wrong key, epoch, address or MAC: the guard is never a forging oracle. */

@@ -180,6 +180,13 @@ class CHeaderMirrorTest {
                     uint64_t first;
                     memcpy(&first, payload, sizeof first);
                     printf("table payload0 %llu\\n", (unsigned long long) first);
+                """);
+        c.append("    printf(\"check layout_right %d\\n\", tabguard_check_layout(payload, ").append(Long.toUnsignedString(schema.layoutId(1)))
+                .append("ULL));\n");
+        c.append("    printf(\"check layout_of_minor0 %d\\n\", tabguard_check_layout(payload, ").append(Long.toUnsignedString(schema.layoutId(0)))
+                .append("ULL));\n");
+        c.append("""
+                    printf("check layout_null %d\\n", tabguard_check_layout(NULL, 0));
                     return 0;
                 }
                 """);
@@ -269,9 +276,19 @@ class CHeaderMirrorTest {
                 () -> assertEquals(0x0123_4567_89AB_CDEFL, number("table", "key_epoch", 2)),
                 () -> assertEquals(Integer.toUnsignedLong(t.get(AbiV1.LE_INT, AbiV1.OFFSET_CHECKSUM)), number("table", "checksum", 2)),
                 () -> assertEquals(0, number("table", "reserved0", 2)),
+                () -> assertEquals(schema.layoutId(1), number("table", "layout_id", 2), "layout_id: the members at minor 1"),
                 () -> assertEquals(number("table", "checksum", 2), number("table", "crc32c", 2),
                         "C code without the key recomputes the checksum the Java stamper wrote"),
                 () -> assertEquals(0x7f00_1234_5678L, number("table", "payload0", 2), "the payload starts right after the header"));
+    }
+
+    @Test
+    void tabguardCheckLayoutAcceptsTheTablesOwnLayoutIdOnly() {
+        assertAll(
+                () -> assertEquals(0, Long.parseLong(line("check", "layout_right")[2]), "the layout id of the table's minor"),
+                () -> assertEquals(Violation.LAYOUT_MISMATCH.code(), Long.parseLong(line("check", "layout_of_minor0")[2]),
+                        "minor 0's layout id is not minor 1's"),
+                () -> assertEquals(Violation.UNKNOWN_TABLE.code(), Long.parseLong(line("check", "layout_null")[2])));
     }
 
     @Test

@@ -93,7 +93,7 @@ class SchemaLayoutTest {
     void aDataMemberIsPlacedByItsCTypeWhateverItsJavaAlignmentOrOrder(ValueLayout given, ValueLayout plain) {
         Schema s = Schema.builder("l", 0).data("a", JAVA_BYTE).data("v", given).data("w", JAVA_BYTE).build();
         Schema reference = Schema.builder("l", 0).data("a", JAVA_BYTE).data("v", plain).data("w", JAVA_BYTE).build();
-        ValueLayout kept = s.member("v").orElseThrow().layout();
+        ValueLayout kept = ((Schema.Data) s.member("v").orElseThrow()).layout();
         assertAll(
                 () -> assertEquals(plain.byteSize(), offset(s, "v"), "natural alignment of a " + plain.byteSize() + "-byte scalar"),
                 () -> assertEquals(offset(reference, "w"), offset(s, "w")),

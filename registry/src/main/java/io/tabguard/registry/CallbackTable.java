@@ -28,7 +28,7 @@ public sealed interface CallbackTable extends AutoCloseable permits io.tabguard.
     Schema schema();
 
     /**
-     * The minor this table was built at.
+     * The minor this table was built at (for a view {@link Registry#adopt} made for an older caller: that caller's minor).
      *
      * @return the minor
      */

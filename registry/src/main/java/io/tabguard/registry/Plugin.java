@@ -300,6 +300,8 @@ public final class Plugin implements AutoCloseable {
             } else if (m instanceof Schema.Data d) {
                 Object value = readData(c, d, offset);
                 builder.data(d.name(), value);
+            } else if (m instanceof Schema.Aggregate a) {
+                builder.data(a.name(), c.asSlice(offset, a.layout().byteSize()).toArray(ValueLayout.JAVA_BYTE));
             }
         }
         try {

@@ -219,8 +219,10 @@ public final class Registry implements AutoCloseable {
     public <T> T proxy(Class<T> callbackInterface, CallbackTable table) {
         Schema schema = InterfaceSchemas.schemaOf(callbackInterface);
         TableImpl t = own(table);
-        if (t.schema().id() != schema.id() || !t.schema().name().equals(schema.name())) {
-            throw new IllegalArgumentException("table of schema " + t.schema().name() + " is not a " + schema.name());
+        int seen = Math.min(t.builtMinor(), schema.minor());
+        if (t.schema().id() != schema.id() || t.builtSchema().layoutId(seen) != schema.layoutId(seen)) {
+            throw new IllegalArgumentException("table of schema " + t.schema().name() + " is not a " + schema.name()
+                    + (t.schema().id() == schema.id() ? " (the same id, other members at minor " + seen + ")" : ""));
         }
         return callbackInterface.cast(java.lang.reflect.Proxy.newProxyInstance(callbackInterface.getClassLoader(),
                 new Class<?>[]{callbackInterface},
@@ -248,11 +250,19 @@ public final class Registry implements AutoCloseable {
     /**
      * Imports bytes claimed to be one of this registry's tables, for a caller that expects
      * {@code expected} (at its minor). The bytes are copied first and only the copy is read. Accepted
-     * only if the copy is, byte for byte, a table this registry built, under its current key, still open.
+     * only if the copy is, byte for byte, a table this registry built, under its current key, still open,
+     * and every member {@code expected} knows at the table's minor is the table's: for a table of minor
+     * {@code t <= expected.minor()} the header's layout id is {@code expected.layoutId(t)}; for a newer
+     * one, the schema this registry built it with equals {@code expected} up to {@code expected.minor()}
+     * (else {@link Violation#LAYOUT_MISMATCH}).
      *
      * @param bytes    the claimed table, header first
      * @param expected the schema (at its minor) the caller will use the table as
-     * @return the registry's table those bytes are
+     * @return the table, as a table of {@code expected}: its {@code schema()} equals {@code expected}. When
+     *         the table was built with another (compatible) schema object, such as a newer minor of the
+     *         caller's schema, the result is a view of the same table (same serial, memory, state and
+     *         slots) whose {@code schema()} is {@code expected} and whose {@code minor()} is the lesser of
+     *         the table's and {@code expected.minor()}: the members the caller sees.
      * @throws TableRejectedException naming the first check that failed (also audited)
      * @throws IllegalStateException if the registry is closed
      */
@@ -305,9 +315,11 @@ public final class Registry implements AutoCloseable {
             if (owner == null) {
                 throw new TableRejectedException(Violation.SIGNATURE, AbiV1.OFFSET_SIGNATURE);
             }
+            requireSameMembers(owner, expected);
             owner.acceptImported(copy);
+            requireCallersSlotPolicy(owner, copy, expected);
             owner.audit(EventType.TABLE_ACCEPTED, null, -1, "imported");
-            return owner;
+            return owner.asTableOf(expected);
         } catch (TableRejectedException e) {
             context.audit(SecurityEvent.of(EventType.TABLE_REFUSED, owner == null ? 0 : owner.serial(), expected.name(),
                     expected.id(), e.violation().name(), e.offset(), "import"));
@@ -316,6 +328,44 @@ public final class Registry implements AutoCloseable {
     }
 
     /**
+     * The members {@code expected} and the table share are the same members: compared through the schema
+     * this registry built the table with, at the lesser minor. For a table no newer than the caller this
+     * repeats the verifier's layout_id check from the registry's own record; for a newer table it is the
+     * only check possible (the header's layout id hashes members the caller has never seen).
+     */
+    private static void requireSameMembers(TableImpl table, Schema expected) {
+        int seen = Math.min(table.builtMinor(), expected.minor());
+        if (table.builtSchema().layoutId(seen) != expected.layoutId(seen)) {
+            throw new TableRejectedException(Violation.LAYOUT_MISMATCH, AbiV1.OFFSET_LAYOUT_ID, "the table's schema "
+                    + table.builtSchema().name() + " and the caller's differ at minor " + seen);
+        }
+    }
+
+    /**
+     * What {@code expected} promises of each slot it sees, the table keeps: a slot it requires is not
+     * null (the table's own schema may have left it optional), and a context binding it declares is the
+     * one the table's trampolines enforce. Slot options are not part of the layout id: they are the
+     * builder's policy, so only the registry, which knows both schemas, can compare them.
+     */
+    private static void requireCallersSlotPolicy(TableImpl table, VerifiedTable copy, Schema expected) {
+        int seen = Math.min(table.builtMinor(), expected.minor());
+        for (Schema.Member m : expected.members(seen)) {
+            if (m instanceof Schema.Slot wanted && table.builtSchema().member(wanted.name()).orElseThrow() instanceof Schema.Slot built) {
+                long offset = AbiV1.HEADER_SIZE + wanted.offset();
+                if (wanted.required() && copy.payloadAddressAt(wanted.offset()) == 0) {
+                    throw new TableRejectedException(Violation.NULL_REQUIRED_SLOT, offset, "slot " + wanted.name()
+                            + " is required by the caller's schema, optional and null in the table");
+                }
+                if (wanted.contextBinding() != Schema.ContextBinding.NONE && (wanted.contextBinding() != built.contextBinding()
+                        || wanted.contextArgument() != built.contextArgument())) {
+                    throw new TableRejectedException(Violation.LAYOUT_MISMATCH, offset, "slot " + wanted.name()
+                            + ": the caller binds argument " + wanted.contextArgument() + " to " + wanted.contextBinding()
+                            + ", the table's trampolines check " + built.contextBinding());
+                }
+            }
+        }
+    }
+
      * Revokes a table: every later call through it is refused. Returns once no target of it is running on another thread.
      *
      * @param table a table of this registry
@@ -431,6 +481,8 @@ public final class Registry implements AutoCloseable {
                 slots.add(s);
             } else if (m instanceof Schema.Data d && data.containsKey(d.name())) {
                 writeData(payload, d, data.get(d.name()));
+            } else if (m instanceof Schema.Aggregate a && data.get(a.name()) instanceof byte[] bytes) {
+                writeAggregate(payload, a, bytes);
             }
         }
         long[] expected = new long[slots.size()];
@@ -486,9 +538,14 @@ public final class Registry implements AutoCloseable {
         }
     }
 
+    /** An array or nested struct: the builder checked that {@code bytes} is exactly its size. */
+    private static void writeAggregate(MemorySegment payload, Schema.Aggregate a, byte[] bytes) {
+        MemorySegment.copy(MemorySegment.ofArray(bytes), 0, payload, a.offset(), a.layout().byteSize());
+    }
+
     private TableImpl own(CallbackTable table) {
         TableImpl t = (TableImpl) Objects.requireNonNull(table, "table");
-        if (bySerial.get(t.serial()) != t) {
+        if (bySerial.get(t.serial()) != t.built()) {
             throw new IllegalArgumentException("the table belongs to another registry");
         }
         return t;

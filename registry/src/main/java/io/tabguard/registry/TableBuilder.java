@@ -152,18 +152,34 @@ public final class TableBuilder {
     }
 
     /**
-     * Writes a data member (boxed in its layout's carrier: Integer for JAVA_INT, MemorySegment for ADDRESS, ...).
+     * Writes a data member: a scalar boxed in its layout's carrier (Integer for JAVA_INT, MemorySegment
+     * for ADDRESS, whose address is written), or for an {@link Schema.Aggregate} (an array or nested
+     * struct) a {@code byte[]} or {@code MemorySegment} of exactly its size, whose contents are copied now.
      *
      * @param member the data member's name
      * @param value  its value
      * @return this builder
      * @throws IllegalArgumentException if there is no such data member at the table's minor, it is a slot,
-     *                                  or the value's type does not fit
+     *                                  or the value's type or size does not fit
      */
     public TableBuilder data(String member, Object value) {
         Objects.requireNonNull(value, "value");
         Schema.Member m = schema.member(member).filter(x -> x.sinceMinor() <= minor)
                 .orElseThrow(() -> new IllegalArgumentException("schema " + schema.name() + " has no member " + member));
+        if (m instanceof Schema.Aggregate a) {
+            long given = switch (value) {
+                case byte[] b -> b.length;
+                case MemorySegment segment -> segment.byteSize();
+                default -> throw new IllegalArgumentException("member " + member + " is a " + a.layout()
+                        + ": give a byte[] or MemorySegment, not a " + value.getClass().getSimpleName());
+            };
+            if (given != a.layout().byteSize()) {
+                throw new IllegalArgumentException("member " + member + " is " + a.layout().byteSize() + " bytes, " + given + " given");
+            }
+            data.put(member, value instanceof byte[] b ? b.clone()
+                    : ((MemorySegment) value).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            return this;
+        }
         if (!(m instanceof Schema.Data d)) {
             throw new IllegalArgumentException(member + " is a slot: bind it instead");
         }

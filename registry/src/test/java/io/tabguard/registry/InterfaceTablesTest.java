@@ -1,6 +1,5 @@
 package io.tabguard.registry;
 
-import io.tabguard.audit.AuditSink;
 import io.tabguard.audit.SecurityEvent;
 import io.tabguard.guard.Schema;
 import io.tabguard.guard.TableRejectedException;
@@ -11,25 +10,16 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 class InterfaceTablesTest {
-    private final List<SecurityEvent> events = new CopyOnWriteArrayList<>();
+    private final RecordingAuditSink audit = new RecordingAuditSink();
+    private final List<SecurityEvent> events = audit.events;
 
     private Registry open() {
-        return Registry.open(RegistryOptions.builder().auditSink(new AuditSink() {
-            @Override
-            public void record(SecurityEvent event) {
-                events.add(event);
-            }
-
-            @Override
-            public void close() {
-            }
-        }).build());
+        return audit.open();
     }
 
     static final class Impl implements Calculator {

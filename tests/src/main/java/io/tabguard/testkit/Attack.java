@@ -31,7 +31,7 @@ public enum Attack {
     NEWER_MINOR_ZERO,
     /** Claims an older minor (shrunk to that minor's size), an older major, or ABI version 0. */
     VERSION_DOWNGRADE,
-    /** A header field the builder stamps (schema id, serial, key epoch) edited, with the CRC32C rewritten to match. */
+    /** A header field the builder stamps (schema id, serial, key epoch, layout id) edited, with the CRC32C rewritten to match (or not). */
     STAMP_EDITED,
     /** A signature byte changed. */
     SIGNATURE_EDITED,

@@ -76,10 +76,11 @@ public final class MalformedTables {
     static final Field KEY_EPOCH = new Field("key_epoch", OFFSET_KEY_EPOCH, 8);
     static final Field CHECKSUM = new Field("checksum", OFFSET_CHECKSUM, 4);
     static final Field RESERVED0 = new Field("reserved0", OFFSET_RESERVED0, 4);
+    static final Field LAYOUT_ID = new Field("layout_id", OFFSET_LAYOUT_ID, 8);
 
     /** Every numeric header field, in header order. */
     static final List<Field> FIELDS = List.of(MAGIC, ABI, HEADER, FLAGS, TABLE_SIZE, PAYLOAD_SIZE, SLOT_COUNT, MAJOR,
-            MINOR, SCHEMA_ID, SERIAL, KEY_EPOCH, CHECKSUM, RESERVED0);
+            MINOR, SCHEMA_ID, SERIAL, KEY_EPOCH, CHECKSUM, RESERVED0, LAYOUT_ID);
 
     /** The address of the C library's {@code abort}: an arbitrary native function no table may point to. */
     static long abortAddress() {
@@ -194,13 +195,16 @@ public final class MalformedTables {
             PAYLOAD_SIZE.set(t, schema.payloadSize(older));
             TABLE_SIZE.set(t, t.length);
             SLOT_COUNT.set(t, schema.slotCount(older));
-            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size", t, true);
+            byte[] keptLayout = t.clone();
+            LAYOUT_ID.set(t, schema.layoutId(older));
+            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size, with that minor's layout_id", t, true);
+            m.add(Attack.VERSION_DOWNGRADE, "claims minor " + older + ", cut to its size, layout_id kept", keptLayout, true);
         }
         m.field(Attack.VERSION_DOWNGRADE, MINOR, minor == 0 ? 0xFFFF : minor - 1, minor == 0 ? "- 1 (wraps to 0xffff)" : "- 1, size kept", true);
         m.field(Attack.VERSION_DOWNGRADE, MAJOR, MAJOR.get(valid) == 0 ? 0xFFFF : MAJOR.get(valid) - 1, "- 1", true);
         m.field(Attack.VERSION_DOWNGRADE, ABI, 0, "= 0", true);
 
-        for (Field f : List.of(SCHEMA_ID, SERIAL, KEY_EPOCH)) {
+        for (Field f : List.of(SCHEMA_ID, SERIAL, KEY_EPOCH, LAYOUT_ID)) {
             long v = f.get(valid);
             long[] values = {v + 1, v - 1, v ^ Long.MIN_VALUE, 0};
             String[] labels = {"+ 1", "- 1", "with its top bit flipped", "= 0"};

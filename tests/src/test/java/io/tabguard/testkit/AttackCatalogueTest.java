@@ -82,8 +82,11 @@ class AttackCatalogueTest {
                 case "abi_version" -> Violation.ABI_VERSION;
                 default -> Violation.SIGNATURE;      // minor 0xffff: a "newer" minor with zero tail, then the MAC
             };
-            case STAMP_EDITED -> field.equals("schema_id") ? Violation.SCHEMA_ID
-                    : crcFixed ? Violation.SIGNATURE : Violation.CHECKSUM;
+            case STAMP_EDITED -> switch (field) {
+                case "schema_id" -> Violation.SCHEMA_ID;
+                case "layout_id" -> Violation.LAYOUT_MISMATCH;   // a version check: before checksum and signature
+                default -> crcFixed ? Violation.SIGNATURE : Violation.CHECKSUM;
+            };
             case CHECKSUM_EDITED -> Violation.CHECKSUM;
             case NEWER_MINOR_ZERO, SIGNATURE_EDITED, SLOTS_SWAPPED, SLOT_DUPLICATED, NULL_SLOT, FOREIGN_POINTER ->
                     Violation.SIGNATURE;
@@ -152,7 +155,9 @@ class AttackCatalogueTest {
         CallbackTable zero = registry.builder(v).bind("inc", t.incHandle()).build();
         CallbackTable set = registry.builder(v).bind("inc", t.incHandle()).bind("extra", t.dblHandle()).build();
         assertEquals(Violation.UNKNOWN_MEMBER_NONZERO, refused(() -> registry.adopt(set.verifiedBytes(), oldCaller)));
-        assertSame(zero, registry.adopt(zero.verifiedBytes(), oldCaller), "the valid twin: new member zero");
+        CallbackTable adoptedByOldCaller = registry.adopt(zero.verifiedBytes(), oldCaller);
+        assertEquals(zero.serial(), adoptedByOldCaller.serial(), "the valid twin: new member zero");
+        assertEquals(oldCaller, adoptedByOldCaller.schema(), "seen as the old caller's schema");
         assertSame(set, registry.adopt(set.verifiedBytes(), v), "a caller that knows the member");
     }
 
@@ -166,6 +171,10 @@ class AttackCatalogueTest {
         assertEquals(v.payloadSize(0) + AbiV1.HEADER_SIZE, downgrade.length(), "shrunk to minor 0's size");
         assertEquals(Violation.SIGNATURE, refused(() -> registry.adopt(downgrade.bytes(), v)));
         assertEquals(Violation.SIGNATURE, refused(() -> registry.adopt(downgrade.bytes(), v.atMinor(0))));
+        TableVariant keptLayout = MalformedTables.variants(newer).stream()
+                .filter(x -> x.attack() == Attack.VERSION_DOWNGRADE && x.name().contains("layout_id kept")).findFirst().orElseThrow();
+        assertEquals(Violation.LAYOUT_MISMATCH, refused(() -> registry.adopt(keptLayout.bytes(), v)),
+                "a downgrade that keeps minor 1's layout_id is a version error, found before the MAC");
         CallbackTable older = registry.builder(v).minor(0).bind("inc", t.incHandle()).build();
         assertSame(older, registry.adopt(older.verifiedBytes(), v), "the genuine minor-0 table, for a newer caller");
     }

@@ -177,7 +177,8 @@ final class Fixtures {
         if (offset < AbiV1.OFFSET_RESERVED0) return Violation.CHECKSUM;            // serial, key_epoch, checksum
         if (offset < AbiV1.OFFSET_SIGNATURE) return Violation.RESERVED;
         if (offset < AbiV1.OFFSET_RESERVED1) return Violation.SIGNATURE;
-        if (offset < AbiV1.HEADER_SIZE) return Violation.RESERVED;
+        if (offset < AbiV1.OFFSET_LAYOUT_ID) return Violation.RESERVED;
+        if (offset < AbiV1.HEADER_SIZE) return Violation.LAYOUT_MISMATCH;         // checked with the version, before the CRC
         return Violation.CHECKSUM;                                                   // payload: slots, data, padding
     }
 

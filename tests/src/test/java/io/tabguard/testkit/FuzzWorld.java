@@ -95,6 +95,22 @@ final class FuzzWorld implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Asserts that {@code adopted} is {@code expected} as a table of {@code caller}: the very table when it
+     * was built with {@code caller}, else a view of it (same serial and payload) whose schema is {@code caller}.
+     */
+    static void assertAdoptedAs(CallbackTable expected, CallbackTable adopted, Schema caller, java.util.function.Supplier<String> message) {
+        org.junit.jupiter.api.Assertions.assertNotNull(expected, message);
+        if (expected.schema().equals(caller)) {
+            org.junit.jupiter.api.Assertions.assertSame(expected, adopted, message);
+        } else {
+            org.junit.jupiter.api.Assertions.assertAll(
+                    () -> org.junit.jupiter.api.Assertions.assertEquals(expected.serial(), adopted.serial(), message),
+                    () -> org.junit.jupiter.api.Assertions.assertEquals(expected.payload().address(), adopted.payload().address(), message),
+                    () -> org.junit.jupiter.api.Assertions.assertEquals(caller, adopted.schema(), message));
+        }
+    }
+
     /** True while every table is in the state it was made in and every live table equals its snapshot. */
     boolean intact() {
         for (CallbackTable t : tables) {

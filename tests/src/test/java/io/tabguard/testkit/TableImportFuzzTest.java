@@ -106,7 +106,7 @@ class TableImportFuzzTest {
         CallbackTable expected = w.expectedAdoption(pointer, length, caller);
         try {
             CallbackTable adopted = w.registry.adopt(pointer, length, caller);
-            assertSame(expected, adopted, () -> "accepted 0x" + Long.toHexString(address) + "+" + length + " as " + caller);
+            FuzzWorld.assertAdoptedAs(expected, adopted, caller, () -> "accepted 0x" + Long.toHexString(address) + "+" + length + " as " + caller);
         } catch (TableRejectedException refused) {
             assertNull(expected, () -> "refused the payload pointer of " + expected + ": " + refused);
         } finally {
@@ -121,7 +121,7 @@ class TableImportFuzzTest {
         CallbackTable expected = w.expectedAdoption(bytes, caller);
         try {
             CallbackTable adopted = w.registry.adopt(bytes, caller);
-            assertSame(expected, adopted, () -> "accepted " + bytes.length + " bytes as " + caller + " that no open table has");
+            FuzzWorld.assertAdoptedAs(expected, adopted, caller, () -> "accepted " + bytes.length + " bytes as " + caller + " that no open table has");
         } catch (TableRejectedException refused) {
             assertNull(expected, () -> "refused the verified bytes of " + expected + " as " + caller + ": " + refused);
         }

@@ -41,6 +41,7 @@ public final class TableStamper {
         h.set(LE_SHORT, OFFSET_SCHEMA_MAJOR, (short) schema.major());
         h.set(LE_SHORT, OFFSET_SCHEMA_MINOR, (short) minor);
         h.set(LE_LONG, OFFSET_SCHEMA_ID, schema.id());
+        h.set(LE_LONG, OFFSET_LAYOUT_ID, schema.layoutId(minor));
         h.set(LE_LONG, OFFSET_SERIAL, serial);
         return seal(table, bytes, keyEpoch, key, boundAddress);
     }

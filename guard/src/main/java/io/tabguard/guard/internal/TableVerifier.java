@@ -96,8 +96,11 @@ public final class TableVerifier {
     /**
      * The version rule. Major and schema id match exactly. Then, for the table's minor {@code t} and the
      * caller's {@code c}: if {@code t <= c} the payload size and slot count are exactly those minor
-     * {@code t} defines; if {@code t > c} the payload is at least the caller's and every byte past the
-     * caller's last member (its tail padding included, where a newer minor's members may sit) is zero.
+     * {@code t} defines, and the layout id is the caller's at minor {@code t} (every member the caller
+     * knows at {@code t} is the table's); if {@code t > c} the payload is at least the caller's and every
+     * byte past the caller's last member (its tail padding included, where a newer minor's members may
+     * sit) is zero. A newer table's layout id hashes members the caller has never seen, so it cannot be
+     * checked here: the registry checks the schema it built the table with instead.
      */
     private static int checkVersion(MemorySegment t, Schema expected) {
         int major = Short.toUnsignedInt(t.get(LE_SHORT, OFFSET_SCHEMA_MAJOR));
@@ -119,6 +122,10 @@ public final class TableVerifier {
             if (slotCount != expected.slotCount(minor)) {
                 throw new TableRejectedException(Violation.SLOT_COUNT, OFFSET_SLOT_COUNT,
                         "minor " + minor + " defines " + expected.slotCount(minor) + " slots, the table has " + slotCount);
+            }
+            if (t.get(LE_LONG, OFFSET_LAYOUT_ID) != expected.layoutId(minor)) {
+                throw new TableRejectedException(Violation.LAYOUT_MISMATCH, OFFSET_LAYOUT_ID,
+                        "the members of minor " + minor + " are not those of " + expected.name() + " minor " + minor);
             }
         } else {
             long known = expected.payloadSize(callerMinor);

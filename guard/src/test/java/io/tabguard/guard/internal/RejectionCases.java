@@ -10,6 +10,7 @@ import java.util.function.Consumer;
 
 import static io.tabguard.guard.AbiV1.*;
 import static io.tabguard.guard.internal.TestTables.*;
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
@@ -105,8 +106,8 @@ final class RejectionCases {
             cases.add(header(valid, "reserved1[" + i + "]", Violation.RESERVED, OFFSET_RESERVED1 + i,
                     t -> t[OFFSET_RESERVED1 + i] = (byte) 0x80));
         }
-        cases.add(header(valid, "reserved1[3] and [30]: the first is named", Violation.RESERVED, OFFSET_RESERVED1 + 3, t -> {
-            t[OFFSET_RESERVED1 + 30] = 1;
+        cases.add(header(valid, "reserved1[3] and [20]: the first is named", Violation.RESERVED, OFFSET_RESERVED1 + 3, t -> {
+            t[OFFSET_RESERVED1 + 20] = 1;
             t[OFFSET_RESERVED1 + 3] = 1;
         }));
 
@@ -159,6 +160,34 @@ final class RejectionCases {
                 HEADER_SIZE + seek.offset() + firstNonZeroByte(seekPointer),
                 new Check(stamp(newer, grown, 1, SERIAL, EPOCH, KEY, BOUND), grown.atMinor(0), BOUND, keys()),
                 new Check(stamp(newerWithZeroSeek, grown, 1, SERIAL, EPOCH, KEY, BOUND), grown.atMinor(0), BOUND, keys())));
+
+        // LAYOUT_MISMATCH: the schema id matches, the members at the table's minor do not.
+        for (int i : new int[] {0, 7}) {
+            cases.add(header(valid, "layout_id[" + i + "] flipped, CRC32C and signature fixed up", Violation.LAYOUT_MISMATCH,
+                    OFFSET_LAYOUT_ID, t -> t[OFFSET_LAYOUT_ID + i] ^= 0x01));
+        }
+        cases.add(raw(valid, "layout_id zeroed, nothing fixed up: the version check names it before the CRC32C",
+                Violation.LAYOUT_MISMATCH, OFFSET_LAYOUT_ID, t -> putLong(t, OFFSET_LAYOUT_ID, 0)));
+        // The case: same name, major and minor-0 members, so the same schema id; offset 24 of minor 1
+        // is int (*)(int) in one and void *(*)(void *) in the other.
+        Schema intAtMinor1 = Schema.builder("test.small", 1)
+                .slot("open", OPEN).slot("read", READ).slot("close", CLOSE).data("version", JAVA_INT)
+                .minor(1).slot("hook", java.lang.foreign.FunctionDescriptor.of(JAVA_INT, JAVA_INT))
+                .build();
+        Schema pointerAtMinor1 = Schema.builder("test.small", 1)
+                .slot("open", OPEN).slot("read", READ).slot("close", CLOSE).data("version", JAVA_INT)
+                .minor(1).slot("hook", java.lang.foreign.FunctionDescriptor.of(ADDRESS, ADDRESS))
+                .build();
+        cases.add(new Case("a minor-1 table of one schema checked as another of the same id, whose minor-1 slot has another type",
+                Violation.LAYOUT_MISMATCH, OFFSET_LAYOUT_ID, new Check(valid(intAtMinor1, 1), pointerAtMinor1, BOUND, keys()),
+                new Check(valid(pointerAtMinor1, 1), pointerAtMinor1, BOUND, keys())));
+        cases.add(new Case("the same, the caller's minor-1 schema seen at minor 1 by a minor-2 caller",
+                Violation.LAYOUT_MISMATCH, OFFSET_LAYOUT_ID,
+                new Check(valid(intAtMinor1, 1), Schema.builder("test.small", 1)
+                        .slot("open", OPEN).slot("read", READ).slot("close", CLOSE).data("version", JAVA_INT)
+                        .minor(1).slot("hook", java.lang.foreign.FunctionDescriptor.of(ADDRESS, ADDRESS))
+                        .minor(2).slot("later", CLOSE).build(), BOUND, keys()),
+                new Check(valid(intAtMinor1, 1), intAtMinor1, BOUND, keys())));
 
         // CHECKSUM: edits an attacker without the key makes and does not fix up.
         cases.add(raw(valid, "a bit of a slot pointer", Violation.CHECKSUM, OFFSET_CHECKSUM, t -> t[HEADER_SIZE + 3] ^= 1));

@@ -15,6 +15,7 @@ import static io.tabguard.guard.internal.TestTables.*;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -41,6 +42,8 @@ class TableStamperTest {
                 () -> assertEquals(family.major(), getUnsignedShort(t, OFFSET_SCHEMA_MAJOR)),
                 () -> assertEquals(1, getUnsignedShort(t, OFFSET_SCHEMA_MINOR)),
                 () -> assertEquals(family.id(), getLong(t, OFFSET_SCHEMA_ID)),
+                () -> assertEquals(family.layoutId(1), getLong(t, OFFSET_LAYOUT_ID)),
+                () -> assertNotEquals(family.layoutId(0), getLong(t, OFFSET_LAYOUT_ID), "minor 1 adds a member: another layout id"),
                 () -> assertEquals(0x0102_0304_0506_0708L, getLong(t, OFFSET_SERIAL)),
                 () -> assertEquals(0x1112_1314_1516_1718L, getLong(t, OFFSET_KEY_EPOCH)),
                 () -> assertEquals(IndependentCrypto.crc32c(t), getInt(t, OFFSET_CHECKSUM)),

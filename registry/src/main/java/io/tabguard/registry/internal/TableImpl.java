@@ -27,6 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * gate does the per-dispatch checks, this class the full checks and the audit trail. Thread-safe.
  */
 public final class TableImpl implements CallbackTable, GateOwner {
+    /** The table the registry built: itself, or for a view made by {@link #asTableOf}, the table it shows. */
+    private final TableImpl built;
     private final RegistryContext registry;
     private final Schema schema;
     private final int minor;
@@ -53,6 +55,50 @@ public final class TableImpl implements CallbackTable, GateOwner {
         this.gate = gate;
         this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
         this.expectedSlots = expectedSlots.clone();
+        this.built = this;
+    }
+
+    /** A view of {@code built} as a table of {@code schema} at {@code minor}; the caller checked they agree. */
+    private TableImpl(TableImpl built, Schema schema, int minor) {
+        this.built = built;
+        this.registry = built.registry;
+        this.schema = schema;
+        this.minor = minor;
+        this.serial = built.serial;
+        this.table = built.table;
+        this.payload = built.payload;
+        this.gate = built.gate;
+        this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
+        // Equal members up to this minor: the same slots in the same order, so the built table's first ones.
+        this.expectedSlots = java.util.Arrays.copyOf(built.expectedSlots, slots.size());
+    }
+
+    /**
+     * This table as a table of {@code expected}, whose members up to {@code min(minor, expected.minor())}
+     * the caller has checked to equal this table's: itself if its schema equals {@code expected}, else a
+     * view sharing memory, gate and state, whose schema is {@code expected}.
+     */
+    public TableImpl asTableOf(Schema expected) {
+        TableImpl b = built;
+        if (b.schema.equals(expected)) {
+            return b;
+        }
+        return new TableImpl(b, expected, Math.min(b.minor, expected.minor()));
+    }
+
+    /** The table the registry built (this one, unless this is a view). */
+    public TableImpl built() {
+        return built;
+    }
+
+    /** The schema the registry built the table with. */
+    public Schema builtSchema() {
+        return built.schema;
+    }
+
+    /** The minor the registry built the table at. */
+    public int builtMinor() {
+        return built.minor;
     }
 
     @Override
@@ -145,6 +191,10 @@ public final class TableImpl implements CallbackTable, GateOwner {
      * and the copy must be this table's verified snapshot.
      */
     public void acceptImported(VerifiedTable copy) {
+        if (built != this) {
+            built.acceptImported(copy);
+            return;
+        }
         TableState state = gate.state();
         if (state != TableState.OPEN) {
             throw new TableRejectedException(state.refusal(), -1);

@@ -156,10 +156,13 @@ final class ArchitectureRules {
                 (JavaCodeUnit u) -> u.getOwner().getName().equals(owner) && u.getName().equals(name));
     }
 
-    /** The table implementation is constructed only in {@code Registry.seal}, the builder's back end. */
+    /**
+     * The table implementation is constructed only in {@code Registry.seal}, the builder's back end, and
+     * in {@code TableImpl.asTableOf}, which makes a view (another schema object's eyes) of a table seal made.
+     */
     static ArchRule tableImplConstructedOnlyBySeal(Layout l) {
         return constructors().that().areDeclaredIn(l.tableImpl())
-                .should().onlyBeCalled().byCodeUnitsThat(codeUnit(l.registryClass(), "seal"));
+                .should().onlyBeCalled().byCodeUnitsThat(codeUnit(l.registryClass(), "seal").or(codeUnit(l.tableImpl(), "asTableOf")));
     }
 
     /** ... and {@code Registry.seal} is reached only from {@code TableBuilder.build}. */
