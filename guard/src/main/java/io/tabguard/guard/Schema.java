@@ -338,6 +338,7 @@ public final class Schema {
         return sb.toString();
     }
 
+    /**
      * Every member, in layout order.
      *
      * @return an immutable list
@@ -889,6 +890,7 @@ public final class Schema {
             }
         }
 
+        /**
          * The schema as declared so far.
          *
          * @return an immutable schema at the current minor

@@ -366,6 +366,7 @@ public final class Registry implements AutoCloseable {
         }
     }
 
+    /**
      * Revokes a table: every later call through it is refused. Returns once no target of it is running on another thread.
      *
      * @param table a table of this registry
