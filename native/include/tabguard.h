@@ -124,7 +124,8 @@ enum tabguard_violation {
     TABGUARD_V_SLOT_NOT_A_SYMBOL_START = 24, /* a slot's function pointer is not the exact start of a symbol */
     TABGUARD_V_SLOT_OUTSIDE_ALLOW_LIST = 25, /* a slot's function is in a library that is not allow-listed */
     TABGUARD_V_UNSEALED_TABLE = 26,         /* the pointer is not a table the host sealed */
-    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27  /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_BUFFER_NOT_INITIALIZED = 27, /* the buffer was not prepared by table_init, or was sealed already */
+    TABGUARD_V_DISPATCH_TOO_DEEP = 28       /* the call would nest more dispatches on one thread than allowed */
 };
 
 /**

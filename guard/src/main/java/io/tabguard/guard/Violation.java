@@ -51,7 +51,13 @@ public enum Violation {
     /** A raw struct, not a table the host sealed, was given where a sealed table is expected. */
     UNSEALED_TABLE(26, "the pointer is not a table the host sealed"),
     /** A C plugin sealed a buffer that table_init did not prepare, or that was sealed already. */
-    BUFFER_NOT_INITIALIZED(27, "the buffer was not prepared by table_init, or was sealed already");
+    BUFFER_NOT_INITIALIZED(27, "the buffer was not prepared by table_init, or was sealed already"),
+    /**
+     * The call would nest more dispatches of one registry on one thread than it allows (a callback that
+     * recurses through native code): refused before the thread's stack runs out, since a stack overflow
+     * at the entry of an upcall is beyond any handler and ends the JVM.
+     */
+    DISPATCH_TOO_DEEP(28, "the call would nest more dispatches on one thread than the registry allows");
 
     private final int code;
     private final String meaning;

@@ -14,11 +14,24 @@ import java.util.Optional;
  *
  * @param auditLog  the audit log file, or empty for the default place (see the README)
  * @param auditSink a sink the caller owns and closes, which takes precedence over {@code auditLog}
+ * @param maxNestedDispatches how many dispatches of this registry one thread may nest (a callback that
+ *                  calls back in through native code) before the next is refused as
+ *                  {@code DISPATCH_TOO_DEEP}; default {@value #DEFAULT_MAX_NESTED_DISPATCHES}
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
-                              Optional<AuditSink> auditSink, List<String> allowedLibraries) {
+                              Optional<AuditSink> auditSink, List<String> allowedLibraries, int maxNestedDispatches) {
+
+    /**
+     * Nesting a recursion through native code may reach before it is refused. A stack overflow at the
+     * entry of an upcall is beyond any handler and ends the JVM, so the guard refuses while there is still
+     * stack: at a few KB a level, 32 levels fit well inside a 1 MB Java thread stack.
+     */
+    public static final int DEFAULT_MAX_NESTED_DISPATCHES = 32;
 
     public RegistryOptions {
+        if (maxNestedDispatches < 1) {
+            throw new IllegalArgumentException("maxNestedDispatches must be at least 1");
+        }
         Objects.requireNonNull(refusalPolicy);
         Objects.requireNonNull(checkMode);
         Objects.requireNonNull(auditLog);
@@ -41,6 +54,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private Path auditLog;
         private AuditSink auditSink;
         private final List<String> allowedLibraries = new ArrayList<>();
+        private int maxNestedDispatches = DEFAULT_MAX_NESTED_DISPATCHES;
 
         private Builder() {}
 
@@ -71,9 +85,18 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
             return this;
         }
 
+        /** Dispatches one thread may nest before the next is refused (at least 1; see the record's description). */
+        public Builder maxNestedDispatches(int levels) {
+            if (levels < 1) {
+                throw new IllegalArgumentException("maxNestedDispatches must be at least 1");
+            }
+            this.maxNestedDispatches = levels;
+            return this;
+        }
+
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
-                    Optional.ofNullable(auditSink), allowedLibraries);
+                    Optional.ofNullable(auditSink), allowedLibraries, maxNestedDispatches);
         }
     }
 }
