@@ -47,10 +47,28 @@ public final class OperatorLog {
         return Level.DEBUG;
     }
 
+    /** (type, table serial, schema, violation) already logged at WARNING; bounded, forgotten when full. */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final int MAX_WARNED = 4096;
+
+    /**
+     * WARNING only the first time a table reports a violation (or a throw) of this type; DEBUG after
+     * that: one warning per table and violation, whatever records follow.
+     */
+    private static Level once(Level level, String type, long serial, String schema, String violation) {
+        if (level != Level.WARNING) {
+            return level;
+        }
+        if (WARNED.size() >= MAX_WARNED) {
+            WARNED.clear();
+        }
+        return WARNED.add(type + ' ' + serial + ' ' + schema + ' ' + violation) ? Level.WARNING : Level.DEBUG;
+    }
+
     /** Logs one event (or one coalesced record of {@code count} events). */
     public static void event(String type, long serial, String schema, String violation, long offset, String detail,
                              long count) {
-        Level level = levelOf(type, count);
+        Level level = once(levelOf(type, count), type, serial, schema, violation);
         if (!LOGGER.isLoggable(level) || !admit()) {
             return;
         }

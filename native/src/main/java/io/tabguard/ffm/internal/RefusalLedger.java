@@ -16,10 +16,9 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>The counting path takes no lock and allocates nothing after a reason's first call: a
  * {@link LongAdder} increment (no shared cache line between threads) and two reads of mostly unchanging
- * fields. Counts are exact: each drain writes the difference between the adder's sum and what it wrote
- * before, so every counted call is written exactly once. The times are approximate by design: the last
- * time is kept to within a millisecond, the first time to within the race of two threads starting a
- * period together.
+ * fields (no clock read: a coarse clock ticks every 10 ms). Counts are exact: each drain writes the
+ * difference between the adder's sum and what it wrote before, so every counted call is written exactly
+ * once. The first and last times are those of the coarse clock, so exact to about 10 ms.
  *
  * <p>Created lazily, on a table's first refusal: honest tables carry none. Thread-safe.
  */
@@ -29,7 +28,8 @@ public final class RefusalLedger {
     public static final int HANDLER_THREW = TARGET_THREW + 1;
     static final int REASONS = HANDLER_THREW + 1;
 
-    private static final long LAST_TIME_GRANULARITY_NANOS = 1_000_000;
+    /** How often the coarse clock ticks: the precision of a summary's first and last times. */
+    private static final long TICK_NANOS = 10_000_000;
     /** Wall-clock anchor for {@link System#nanoTime()} readings; fixed once per JVM. */
     private static final long EPOCH_NANOS_AT_ORIGIN;
     private static final long NANO_ORIGIN;
@@ -43,6 +43,22 @@ public final class RefusalLedger {
             DIRTY = MethodHandles.lookup().findVarHandle(RefusalLedger.class, "dirty", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
+        }
+        coarseNow = System.nanoTime() | 1;
+        Thread.ofPlatform().daemon().name("tabguard-coarse-clock").start(RefusalLedger::tick);
+    }
+
+    /**
+     * {@link System#nanoTime()} as of the last tick (never 0, which means "none"). One JVM-wide daemon
+     * thread, started with the first table that ever refused a call, updates it every 10 ms, so that
+     * counting a refusal reads a field instead of the clock.
+     */
+    private static volatile long coarseNow;
+
+    private static void tick() {
+        while (true) {
+            java.util.concurrent.locks.LockSupport.parkNanos(TICK_NANOS);
+            coarseNow = System.nanoTime() | 1;
         }
     }
 
@@ -83,11 +99,11 @@ public final class RefusalLedger {
             }
             t = tallies.get(reason);
         }
-        long now = System.nanoTime() | 1;   // never 0, which means "none"
+        long now = coarseNow;   // a shared, rarely written field: no clock read on the calling thread
         if (t.periodFirst == 0) {
             t.periodFirst = now;
         }
-        if (now - t.last > LAST_TIME_GRANULARITY_NANOS) {
+        if (t.last != now) {
             t.last = now;
         }
         t.calls.increment();

@@ -73,7 +73,8 @@ public final class Trampolines {
     /** Which argument, if any, must equal an address bound to the table. */
     public enum ContextCheck { NONE, PAYLOAD_ADDRESS, REGISTERED_CONTEXT }
 
-    private record Shape(MethodType type, ContextCheck check, int contextArgument) {}
+    /** {@code handled}: the slot has a refusal handler; without one, a refusal returns the constant directly. */
+    private record Shape(MethodType type, ContextCheck check, int contextArgument, boolean handled) {}
 
     private static final Map<Shape, MethodHandle> TEMPLATES = new ConcurrentHashMap<>();
 
@@ -108,7 +109,8 @@ public final class Trampolines {
         if (!handler.type().equals(handlerType)) {
             throw new IllegalArgumentException("refusal handler type " + handler.type() + " is not " + handlerType);
         }
-        Shape shape = new Shape(type, contextCheck, contextCheck == ContextCheck.NONE ? -1 : contextArgument);
+        Shape shape = new Shape(type, contextCheck, contextCheck == ContextCheck.NONE ? -1 : contextArgument,
+                refusalHandler != null);
         MethodHandle template = TEMPLATES.computeIfAbsent(shape, Trampolines::template);
         return type.returnType() == void.class
                 ? MethodHandles.insertArguments(template, 0, gate, slot, target, handler)
@@ -175,8 +177,10 @@ public final class Trampolines {
         MethodHandle reportHandler = MethodHandles.dropArguments(MethodHandles.permuteArguments(HANDLER_THREW,
                         MethodType.methodType(void.class, Throwable.class, int.class, DispatchGate.class, int.class), 2, 3, 0),
                 4, withCode.subList(3, withCode.size()));
-        MethodHandle refusedCaught = MethodHandles.catchException(refusedCall, Throwable.class,
-                MethodHandles.foldArguments(MethodHandles.dropArguments(refuse, 0, Throwable.class, int.class), reportHandler));
+        MethodHandle refusedCaught = shape.handled()
+                ? MethodHandles.catchException(refusedCall, Throwable.class,
+                        MethodHandles.foldArguments(MethodHandles.dropArguments(refuse, 0, Throwable.class, int.class), reportHandler))
+                : MethodHandles.dropArguments(refuse, 0, int.class);   // the constant, no call at all
 
         MethodHandle test = MethodHandles.dropArguments(ADMITTED, 1, all);
         MethodHandle checked = MethodHandles.guardWithTest(test, admitted, refusedCaught);
