@@ -111,6 +111,8 @@ run adopt     'io.tabguard.bench.AdoptBench\.' "${FAST[@]}"
 run build     'io.tabguard.bench.BuildBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
 run scale     'io.tabguard.bench.ScaleBench\.' "${FAST[@]}"
 run threads   'io.tabguard.bench.ThreadsBench\.' "${FAST[@]}"
+# Refusing a call on a retired table, with the default file audit log (issue 12).
+run refusal   'io.tabguard.bench.RefusalBench\.' "${FAST[@]}"
 run rotation  'io.tabguard.bench.RotationBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
 run spread    'io.tabguard.bench.SpreadBench\.' -f 1 -wi 2 -w 2s -i 4 -r 2s
 # LLVM MCJIT compiling 100 functions (~20 ms per op): verified memory manager vs raw upcall stubs.

@@ -134,7 +134,8 @@ enum tabguard_violation {
     TABGUARD_V_BUFFER_NOT_INITIALIZED = 27, /* the buffer was not prepared by table_init, or was sealed already */
     TABGUARD_V_SLOT_NOT_A_FUNCTION = 28,    /* a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub */
     TABGUARD_V_BAD_POINTER = 29,            /* a pointer handed to the host is NULL or its memory cannot be read or written */
-    TABGUARD_V_LAYOUT_MISMATCH = 30         /* the table's members at its minor are not those of the caller's schema */
+    TABGUARD_V_LAYOUT_MISMATCH = 30,        /* the table's members at its minor are not those of the caller's schema */
+    TABGUARD_V_DISPATCH_TOO_DEEP = 31       /* the call would nest more dispatches on one thread than allowed */
 };
 
 /**

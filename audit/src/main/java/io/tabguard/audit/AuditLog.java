@@ -466,11 +466,12 @@ public final class AuditLog implements AuditSink {
 
     private void coalesce(SecurityEvent e) {
         CoalesceKey k = new CoalesceKey(e.type(), e.tableSerial(), e.violation());
-        long t = epochNanos(e.time());
+        long first = epochNanos(e.count() == 1 ? e.time() : e.firstTime());
+        long last = epochNanos(e.count() == 1 ? e.time() : e.lastTime());
         while (true) {
             Counter c = overflow.computeIfAbsent(k, unused -> new Counter(e));
-            if (c.tryAdd(t)) {
-                coalesced.incrementAndGet();
+            if (c.tryAdd(first, last, e.count())) {
+                coalesced.addAndGet(e.count());
                 return;
             }
             overflow.remove(k, c); // sealed by the writer: make room for a fresh counter
@@ -622,8 +623,9 @@ public final class AuditLog implements AuditSink {
                 case EventItem ei -> {
                     SecurityEvent e = ei.event;
                     LogRecord r = LogRecord.create(nextSeq, e.time().toString(), e.type().name(), e.tableSerial(),
-                            e.schemaName(), e.schemaId(), e.violation(), e.offset(), e.detail(), 1, null, null,
-                            prevHash);
+                            e.schemaName(), e.schemaId(), e.violation(), e.offset(), e.detail(), e.count(),
+                            e.count() == 1 ? null : e.firstTime().toString(),
+                            e.count() == 1 ? null : e.lastTime().toString(), prevHash);
                     appendRecord(out, r, true);
                     written.add(r);
                     eventsInBatch++;
@@ -808,16 +810,16 @@ public final class AuditLog implements AuditSink {
             this.first = first;
         }
 
-        boolean tryAdd(long t) {
-            firstNanos.accumulateAndGet(t, Math::min);
-            lastNanos.accumulateAndGet(t, Math::max);
+        boolean tryAdd(long first, long last, long n) {
+            firstNanos.accumulateAndGet(first, Math::min);
+            lastNanos.accumulateAndGet(last, Math::max);
             long c;
             do {
                 c = count.get();
                 if (c < 0) {
                     return false;
                 }
-            } while (!count.compareAndSet(c, c + 1));
+            } while (!count.compareAndSet(c, c + n));
             return true;
         }
 

@@ -33,7 +33,7 @@ public final class AuditSinks {
             try {
                 JfrEvents.emit(e);
                 OperatorLog.event(e.type().name(), e.tableSerial(), e.schemaName(), e.violation(), e.offset(),
-                        e.detail(), 1);
+                        e.detail(), e.count());
             } catch (RuntimeException ignored) {
                 // never throw to the caller
             }

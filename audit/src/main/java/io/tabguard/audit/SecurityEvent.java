@@ -14,7 +14,9 @@ import java.util.Objects;
  * {@value #MAX_NAME} ({@code schemaName}, {@code violation}) or {@value #MAX_DETAIL}
  * ({@code detail}) characters. Any negative {@code offset} becomes -1.
  *
- * <p>Refuses: a {@code null} {@code type} or {@code time} ({@link NullPointerException}).
+ * <p>Refuses: a {@code null} {@code type} or {@code time} ({@link NullPointerException}); a {@code count}
+ * below 1, or a summary ({@code count} above 1) without both times or with {@code firstTime} after
+ * {@code lastTime} ({@link IllegalArgumentException}). A single event's times are dropped.
  *
  * @param type        what happened
  * @param time        when it happened
@@ -24,9 +26,14 @@ import java.util.Objects;
  * @param violation   the name of a guard violation, or {@code null}
  * @param offset      the byte offset the violation was found at, or -1
  * @param detail      free text for operators, or {@code null}; never key material
+ * @param count       how many occurrences this event stands for: 1 for a single event, more for a summary
+ *                    of counted ones (their first and last times in {@code firstTime} and {@code lastTime})
+ * @param firstTime   the first counted occurrence of a summary, or {@code null} when {@code count} is 1
+ * @param lastTime    the last counted occurrence of a summary, or {@code null} when {@code count} is 1
  */
 public record SecurityEvent(EventType type, Instant time, long tableSerial, String schemaName, long schemaId,
-                            String violation, long offset, String detail) {
+                            String violation, long offset, String detail, long count, Instant firstTime,
+                            Instant lastTime) {
 
     /** The longest {@code detail} kept, in UTF-16 chars. */
     public static final int MAX_DETAIL = 200;
@@ -43,6 +50,32 @@ public record SecurityEvent(EventType type, Instant time, long tableSerial, Stri
         if (offset < 0) {
             offset = -1;
         }
+        if (count < 1) {
+            throw new IllegalArgumentException("count must be at least 1");
+        }
+        if (count == 1) {
+            firstTime = null;
+            lastTime = null;
+        } else if (firstTime == null || lastTime == null || firstTime.isAfter(lastTime)) {
+            throw new IllegalArgumentException("a summary of " + count + " events needs firstTime <= lastTime");
+        }
+    }
+
+    /** A single event ({@code count} 1). */
+    public SecurityEvent(EventType type, Instant time, long tableSerial, String schemaName, long schemaId,
+                         String violation, long offset, String detail) {
+        this(type, time, tableSerial, schemaName, schemaId, violation, offset, detail, 1, null, null);
+    }
+
+    /**
+     * One record standing for {@code count} occurrences between {@code firstTime} and {@code lastTime}
+     * (its {@code time} is {@code lastTime}); a {@code count} of 1 is a single event at {@code lastTime}.
+     */
+    public static SecurityEvent summary(EventType type, long tableSerial, String schemaName, long schemaId,
+                                        String violation, long offset, String detail, long count,
+                                        Instant firstTime, Instant lastTime) {
+        return new SecurityEvent(type, lastTime, tableSerial, schemaName, schemaId, violation, offset, detail, count,
+                firstTime, lastTime);
     }
 
     /**

@@ -41,6 +41,13 @@ public final class BenchNative {
     public static final MethodHandle QSORT = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("qsort"),
             FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
 
+    /** {@code int hammer_start(int (*f)(int,int), int n, int refusal)}: n pthreads calling f(1, 2) until stopped. */
+    public static final MethodHandle HAMMER_START = LINKER.downcallHandle(LOOKUP.findOrThrow("hammer_start"),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    /** {@code void hammer_stop(long *calls, long *refused)}: stops and joins them. */
+    public static final MethodHandle HAMMER_STOP = LINKER.downcallHandle(LOOKUP.findOrThrow("hammer_stop"),
+            FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
+
     /** Calls per invocation of the {@code call_n} benchmarks (they report time per single call). */
     public static final int CALLS = 1000;
 

@@ -100,7 +100,7 @@ public final class JitDemo {
             failures.add("llvm: W^X or Destroy failed (" + codePerms + ")");
         }
         long refused = events.subList(mark, events.size()).stream()
-                .filter(e -> e.tableSerial() == mm.table().serial() && e.type() == EventType.TABLE_REFUSED).count();
+                .filter(e -> e.tableSerial() == mm.table().serial() && e.type() == EventType.TABLE_REFUSED).mapToLong(SecurityEvent::count).sum();
         out.printf("llvm      %d callbacks from LLVM checked against the table before dispatch, %d refused%n", memory.calls(), refused);
         mm.close();
     }

@@ -78,7 +78,13 @@ public enum Violation {
      */
     SLOT_NOT_A_FUNCTION(28, "a slot's pointer is not the start of a function: data, a label or a PLT/GOT stub"),
     /** A pointer native code handed the host is NULL or cannot be read or written (unmapped, protected). */
-    BAD_POINTER(29, "a pointer handed to the host is NULL or its memory cannot be read or written");
+    BAD_POINTER(29, "a pointer handed to the host is NULL or its memory cannot be read or written"),
+    /**
+     * The call would nest more dispatches of one registry on one thread than it allows (a callback that
+     * recurses through native code): refused before the thread's stack runs out, since a stack overflow
+     * at the entry of an upcall is beyond any handler and ends the JVM.
+     */
+    DISPATCH_TOO_DEEP(31, "the call would nest more dispatches on one thread than the registry allows");
 
     private final int code;
     private final String meaning;

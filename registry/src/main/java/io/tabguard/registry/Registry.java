@@ -88,16 +88,23 @@ public final class Registry implements AutoCloseable {
     private final Map<Long, TableImpl> byPayloadAddress = new ConcurrentHashMap<>();
     private final Map<Long, TableImpl> bySerial = new ConcurrentHashMap<>();
     private final ReentrantReadWriteLock stampingLock = new ReentrantReadWriteLock();
-    private final DispatchTracker tracker = new DispatchTracker();
+    private final DispatchTracker tracker;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final LibraryAllowList allowList;
     private final AuditSink audit;
     private final boolean ownsAudit;
     private final Optional<java.nio.file.Path> auditLogPath;
     private final Context context = new Context();
+    /** Tables with counted refusals not yet written; a table is queued at most once per drain. */
+    private final java.util.Queue<TableImpl> countsPending = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Serialises drains with closing the audit sink, so no summary is written to a closed sink. */
+    private final Object countsLock = new Object();
+    private boolean countsClosed;   // guarded by countsLock
+    private final Thread countsFlusher;
 
     private Registry(RegistryOptions options, LaunchMode launchMode) {
         this.options = options;
+        this.tracker = new DispatchTracker(options.maxNestedDispatches());
         try {
             this.allowList = new LibraryAllowList(options.allowedLibraries(), arena);
         } catch (RuntimeException e) {
@@ -117,6 +124,38 @@ public final class Registry implements AutoCloseable {
                 "policy " + options.refusalPolicy() + ", checks " + options.checkMode() + ", key epoch " + keys.epoch()
                         + ", " + launchMode.auditDetail()));
         launchMode.warnIfClassPath();
+        this.countsFlusher = Thread.ofPlatform().daemon().name("tabguard-refusal-counts").unstarted(this::flushCountsPeriodically);
+        countsFlusher.start();
+    }
+
+    /** Period of the summary records of counted refusals: at most one per table and reason per period. */
+    private static final long COUNTS_PERIOD_NANOS = 1_000_000_000L;
+
+    private void flushCountsPeriodically() {
+        while (!closed.get()) {
+            java.util.concurrent.locks.LockSupport.parkNanos(this, COUNTS_PERIOD_NANOS);
+            try {
+                flushAudit();
+            } catch (Throwable ignored) {
+                // the next period, or close(), writes them; this thread must outlive any one failure
+            }
+        }
+    }
+
+    /**
+     * Writes the refusals (and callback throws) counted so far as summary records now, instead of at the
+     * next period (about a second) or at close. Each table's first refusal for a violation is audited
+     * when it happens; later ones are counted and written by this. Never throws; a no-op once closed.
+     */
+    public void flushAudit() {
+        synchronized (countsLock) {
+            if (countsClosed) {
+                return;
+            }
+            for (TableImpl t; (t = countsPending.poll()) != null; ) {
+                t.flushCounts();
+            }
+        }
     }
 
     /**
@@ -420,12 +459,20 @@ public final class Registry implements AutoCloseable {
             t.gate().retire(TableState.REGISTRY_CLOSED);
         }
         tracker.awaitAllQuiescent();
+        java.util.concurrent.locks.LockSupport.unpark(countsFlusher);
         stampingLock.writeLock().lock();
         try {
             keys.destroy();
-            context.audit(SecurityEvent.of(EventType.REGISTRY_CLOSED, 0, null, 0, null, -1, bySerial.size() + " tables"));
-            if (ownsAudit) {
-                audit.close();
+            synchronized (countsLock) {
+                for (TableImpl t : bySerial.values()) {
+                    t.flushCounts();
+                }
+                countsPending.clear();
+                countsClosed = true;
+                context.audit(SecurityEvent.of(EventType.REGISTRY_CLOSED, 0, null, 0, null, -1, bySerial.size() + " tables"));
+                if (ownsAudit) {
+                    audit.close();
+                }
             }
             arena.close();
         } finally {
@@ -467,7 +514,8 @@ public final class Registry implements AutoCloseable {
 
     /** Called by {@link TableBuilder#build()} with a complete, type-checked set of bindings. */
     CallbackTable seal(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
-                       Map<String, Object> refusals, Map<String, Object> data, MemorySegment registeredContext) {
+                       Map<String, Object> refusals, Map<String, MethodHandle> refusalHandlers, Map<String, Object> data,
+                       MemorySegment registeredContext) {
         ensureOpen();
         long payloadSize = schema.payloadSize(minor);
         MemorySegment memory = arena.allocate(AbiV1.HEADER_SIZE + payloadSize, 16);
@@ -495,7 +543,7 @@ public final class Registry implements AutoCloseable {
                 case TableBuilder.Binding.Native n -> n.function().address();
                 case TableBuilder.Binding.Java j -> {
                     MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
-                            s.contextArgument(), switch (s.contextBinding()) {
+                            refusalHandlers.get(s.name()), s.contextArgument(), switch (s.contextBinding()) {
                                 case NONE -> Trampolines.ContextCheck.NONE;
                                 case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
                                 case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
@@ -575,8 +623,18 @@ public final class Registry implements AutoCloseable {
         }
 
         @Override
+        public void countsPending(TableImpl table) {
+            try {
+                countsPending.add(table);
+            } catch (Throwable ignored) {
+                // close() drains every table anyway
+            }
+        }
+
+        @Override
         public void failStop(Violation violation) {
             try {
+                flushAudit();
                 audit.close();
             } finally {
                 Runtime.getRuntime().halt(134);

@@ -23,9 +23,20 @@ import java.util.Optional;
  * @param allowedLibraries the libraries whose functions tables may hold ({@code dlopen} names or paths)
  * @param classPathAllowed whether {@link Registry#open(RegistryOptions)} may run with Tabguard on the class
  *                         path, where its internals are not encapsulated (see {@link Builder#allowClassPath()})
+ * @param maxNestedDispatches how many dispatches of this registry one thread may nest (a callback that
+ *                         calls back in through native code) before the next is refused as
+ *                         {@code DISPATCH_TOO_DEEP}; default {@value #DEFAULT_MAX_NESTED_DISPATCHES}
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
-                              Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean classPathAllowed) {
+                              Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean classPathAllowed,
+                              int maxNestedDispatches) {
+
+    /**
+     * Nesting a recursion through native code may reach before it is refused. A stack overflow at the
+     * entry of an upcall is beyond any handler and ends the JVM, so the guard refuses while there is still
+     * stack: at a few KB a level, 32 levels fit well inside a 1 MB Java thread stack.
+     */
+    public static final int DEFAULT_MAX_NESTED_DISPATCHES = 32;
 
     /**
      * Checks and copies the components.
@@ -33,6 +44,9 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
      * @throws NullPointerException if a component is {@code null}
      */
     public RegistryOptions {
+        if (maxNestedDispatches < 1) {
+            throw new IllegalArgumentException("maxNestedDispatches must be at least 1");
+        }
         Objects.requireNonNull(refusalPolicy);
         Objects.requireNonNull(checkMode);
         Objects.requireNonNull(auditLog);
@@ -67,6 +81,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private AuditSink auditSink;
         private final List<String> allowedLibraries = new ArrayList<>();
         private boolean classPathAllowed;
+        private int maxNestedDispatches = DEFAULT_MAX_NESTED_DISPATCHES;
 
         private Builder() {}
 
@@ -139,6 +154,21 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         }
 
         /**
+         * Dispatches one thread may nest before the next is refused (see the record's description).
+         *
+         * @param levels at least 1
+         * @return this builder
+         * @throws IllegalArgumentException if {@code levels} is less than 1
+         */
+        public Builder maxNestedDispatches(int levels) {
+            if (levels < 1) {
+                throw new IllegalArgumentException("maxNestedDispatches must be at least 1");
+            }
+            this.maxNestedDispatches = levels;
+            return this;
+        }
+
+        /**
          * Lets the registry open when Tabguard runs on the class path. Without this,
          * {@link Registry#open(RegistryOptions)} refuses there with an {@link IllegalStateException}: on the
          * class path JPMS does not encapsulate Tabguard's internal packages, so any code in the JVM can call
@@ -161,7 +191,8 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
          */
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
-                    Optional.ofNullable(auditSink), allowedLibraries, classPathAllowed);
+                    Optional.ofNullable(auditSink), allowedLibraries, classPathAllowed,
+                    maxNestedDispatches);
         }
     }
 }

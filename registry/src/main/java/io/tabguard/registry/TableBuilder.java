@@ -20,8 +20,8 @@ import java.util.Objects;
  * <p>Refuses, at the call that introduces the problem: an unknown member, a slot bound twice, a binding
  * whose type is not exactly the slot's {@code FunctionDescriptor} type, a native symbol not found in the
  * registry's allow-listed libraries, a data value of the wrong type. {@link #build()} refuses a missing
- * required slot, a non-void slot with no refusal value, and a slot bound to a registered context
- * when no context was given. Not thread-safe; builds one table.
+ * required slot, a non-void slot with no refusal value, a refusal handler on a slot with no Java target,
+ * and a slot bound to a registered context when no context was given. Not thread-safe; builds one table.
  */
 public final class TableBuilder {
 
@@ -38,6 +38,7 @@ public final class TableBuilder {
     private MemorySegment context = MemorySegment.NULL;
     private final Map<String, Binding> bindings = new HashMap<>();
     private final Map<String, Object> refusals = new HashMap<>();
+    private final Map<String, MethodHandle> refusalHandlers = new HashMap<>();
     private final Map<String, Object> data = new HashMap<>();
     private boolean built;
 
@@ -152,6 +153,40 @@ public final class TableBuilder {
     }
 
     /**
+     * Names the embedder's own handler for refused calls through {@code slot}: called instead of the
+     * target whenever the guard refuses a call (tampered, revoked, closed or quarantined table, context
+     * mismatch, registry closed), told which {@link io.tabguard.guard.Violation} refused it, and its
+     * result returned to native code. Its type is the slot's with a leading {@code Violation}
+     * parameter: for {@code int (*compare)(const void *, const void *)},
+     * {@code (Violation, MemorySegment, MemorySegment) int}.
+     *
+     * <p>The handler is contained like a target: whatever it throws is caught and audited, and the caller
+     * gets the slot's constant refusal value (so a non-void slot still needs one). It runs outside the
+     * table's dispatch tracking: a revoke or close never waits for it. It must not call back into the
+     * refused table (that call is refused too) and must never call the table's target: it exists so a
+     * caller in the middle of an operation gets an answer that keeps its own state consistent (see the
+     * README on choosing a refusal).
+     *
+     * @param slot    the slot's name
+     * @param handler the handler, of the slot's type with a leading {@code Violation} parameter
+     * @return this builder
+     * @throws IllegalArgumentException if the handler's type is not the slot's with a leading Violation
+     * @throws IllegalStateException    if the slot already has a handler
+     */
+    public TableBuilder refuseWith(String slot, MethodHandle handler) {
+        Objects.requireNonNull(handler, "handler");
+        Schema.Slot s = slot(slot);
+        MethodType expected = s.descriptor().toMethodType().insertParameterTypes(0, io.tabguard.guard.Violation.class);
+        if (!handler.type().equals(expected)) {
+            throw new IllegalArgumentException("refusal handler of slot " + slot + " needs " + expected + ", the handle is " + handler.type());
+        }
+        if (refusalHandlers.putIfAbsent(slot, handler) != null) {
+            throw new IllegalStateException("slot " + slot + " already has a refusal handler");
+        }
+        return this;
+    }
+
+    /**
      * Writes a data member: a scalar boxed in its layout's carrier (Integer for JAVA_INT, MemorySegment
      * for ADDRESS, whose address is written), or for an {@link Schema.Aggregate} (an array or nested
      * struct) a {@code byte[]} or {@code MemorySegment} of exactly its size, whose contents are copied now.
@@ -235,6 +270,9 @@ public final class TableBuilder {
                 throw new IllegalStateException("slot " + s.name() + " returns a value but has no refusal value");
             }
             refusalValues.put(s.name(), refusal);
+            if (refusalHandlers.containsKey(s.name()) && !(b instanceof Binding.Java)) {
+                throw new IllegalStateException("slot " + s.name() + " has a refusal handler but no Java target: only a trampoline can call it");
+            }
             if (s.contextBinding() == Schema.ContextBinding.REGISTERED_CONTEXT && context.address() == 0) {
                 throw new IllegalStateException("slot " + s.name() + " checks a registered context, but none was given: call context(...)");
             }
@@ -244,7 +282,7 @@ public final class TableBuilder {
                     throw new IllegalStateException("slot " + name + " does not exist at minor " + minor);
                 });
         built = true;
-        return registry.seal(schema, minor, resolved, refusalValues, Map.copyOf(data), context);
+        return registry.seal(schema, minor, resolved, refusalValues, Map.copyOf(refusalHandlers), Map.copyOf(data), context);
     }
 
     private Schema.Slot slot(String name) {

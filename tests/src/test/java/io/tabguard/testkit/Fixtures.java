@@ -119,8 +119,21 @@ final class Fixtures {
             return of(table, type).stream().map(SecurityEvent::violation).toList();
         }
 
+        /** Records (single events and summaries) of {@code type} about {@code table}. */
         long count(CallbackTable table, EventType type) {
             return of(table, type).size();
+        }
+
+        /** The occurrences the records of {@code type} about {@code table} stand for: the sum of their counts. */
+        long calls(CallbackTable table, EventType type) {
+            return of(table, type).stream().mapToLong(SecurityEvent::count).sum();
+        }
+
+        /** {@link #calls} by violation name, in order of first appearance. */
+        java.util.Map<String, Long> callsByViolation(CallbackTable table, EventType type) {
+            java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+            of(table, type).forEach(e -> m.merge(String.valueOf(e.violation()), e.count(), Long::sum));
+            return m;
         }
 
         @Override
@@ -128,7 +141,7 @@ final class Fixtures {
             StringBuilder sb = new StringBuilder();
             events.forEach(e -> sb.append("\n  ").append(e.type()).append(" serial=").append(e.tableSerial())
                     .append(" violation=").append(e.violation()).append(" offset=").append(e.offset())
-                    .append(" detail=").append(e.detail()));
+                    .append(" detail=").append(e.detail()).append(" count=").append(e.count()));
             return sb.toString();
         }
     }

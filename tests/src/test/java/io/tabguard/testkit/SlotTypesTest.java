@@ -138,7 +138,8 @@ class SlotTypesTest {
         assertEquals(Long.MIN_VALUE, (long) nativeCaller(t, "sum", LONG_LONG_LONG).invokeExact(1L, 1L));
         assertEquals(-1, (int) nativeCaller(t, "mid", INT_INT_PTR_INT).invokeExact(3, t.payload(), 7));
         assertEquals(0, runs.get());
-        assertEquals(5, audit.count(t, EventType.TABLE_REFUSED));
+        registry.flushAudit();
+        assertEquals(5, audit.calls(t, EventType.TABLE_REFUSED), audit.toString());
         TableRejectedException e = assertThrows(TableRejectedException.class,
                 () -> {
                     t.slotHandle("notify").invokeExact(1);
@@ -153,7 +154,8 @@ class SlotTypesTest {
         assertEquals(-1, (int) nativeCaller(t, "mid", INT_INT_PTR_INT).invokeExact(3, other.payload(), 7));
         assertEquals(-1, (int) nativeCaller(t, "mid", INT_INT_PTR_INT).invokeExact(3, MemorySegment.NULL, 7));
         assertEquals(0, runs.get());
-        assertEquals(List.of("CONTEXT_MISMATCH", "CONTEXT_MISMATCH"), audit.violations(t, EventType.TABLE_REFUSED));
+        registry.flushAudit();
+        assertEquals(java.util.Map.of("CONTEXT_MISMATCH", 2L), audit.callsByViolation(t, EventType.TABLE_REFUSED));
         assertEquals(307, (int) nativeCaller(t, "mid", INT_INT_PTR_INT).invokeExact(3, t.payload(), 7));
     }
 

@@ -39,6 +39,7 @@ public final class JfrEvents {
                 ev.violation = e.violation();
                 ev.offset = e.offset();
                 ev.detail = e.detail();
+                ev.count = e.count();
                 ev.commit();
             }
         } catch (RuntimeException ignored) {
@@ -64,6 +65,9 @@ public final class JfrEvents {
         long offset;
         @Label("Detail")
         String detail;
+        @Label("Count")
+        @Description("Occurrences this event stands for: more than 1 for a summary of counted refusals")
+        long count;
     }
 
     @Name("tabguard.RegistryOpened") @Label("Registry Opened") @Category({"Tabguard"})

@@ -9,9 +9,12 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Messages for operators through {@link System.Logger} {@code io.tabguard.audit}, rate-limited so a
  * flood of refusals cannot flood the operator's log: at most {@value #MAX_PER_SECOND} messages a
- * second, then one message saying how many were suppressed. Refusals, quarantines and callbacks that
- * threw are logged at WARNING, revocations, key rotations and registry events at INFO, the rest at
- * DEBUG. Never logs key material. Thread-safe.
+ * second, then one message saying how many were suppressed. Quiet by default: a table's first refusal
+ * for a violation (the refusal path audits only that one synchronously), a quarantine and a callback
+ * that threw are logged at WARNING; summaries of counted refusals and throws ({@code count} above 1) at
+ * DEBUG, since the first already warned; revocations and key rotations at INFO; lifecycle events
+ * (registry and log opened or closed, a key created) and the rest at DEBUG. Never logs key material.
+ * Thread-safe.
  */
 public final class OperatorLog {
     /** The logger's name. */
@@ -25,24 +28,47 @@ public final class OperatorLog {
     private OperatorLog() {
     }
 
-    /** The level an event of this type is logged at. */
+    /** The level a single event of this type is logged at. */
     public static Level levelOf(String type) {
-        if (type.equals(EventType.TABLE_REFUSED.name()) || type.equals(EventType.TABLE_QUARANTINED.name())
-                || type.equals(EventType.CALLBACK_THREW.name()) || type.equals(LogRecord.LOG_TORN_TAIL)) {
+        return levelOf(type, 1);
+    }
+
+    /** The level an event of this type standing for {@code count} occurrences is logged at. */
+    public static Level levelOf(String type, long count) {
+        if (type.equals(EventType.TABLE_REFUSED.name()) || type.equals(EventType.CALLBACK_THREW.name())) {
+            return count == 1 ? Level.WARNING : Level.DEBUG;
+        }
+        if (type.equals(EventType.TABLE_QUARANTINED.name()) || type.equals(LogRecord.LOG_TORN_TAIL)) {
             return Level.WARNING;
         }
-        if (type.equals(EventType.TABLE_REVOKED.name()) || type.equals(EventType.KEY_ROTATED.name())
-                || type.equals(EventType.REGISTRY_OPENED.name()) || type.equals(EventType.REGISTRY_CLOSED.name())
-                || LogRecord.isInternalType(type)) {
+        if (type.equals(EventType.TABLE_REVOKED.name()) || type.equals(EventType.KEY_ROTATED.name())) {
             return Level.INFO;
         }
         return Level.DEBUG;
     }
 
+    /** (type, table serial, schema, violation) already logged at WARNING; bounded, forgotten when full. */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final int MAX_WARNED = 4096;
+
+    /**
+     * WARNING only the first time a table reports a violation (or a throw) of this type; DEBUG after
+     * that: one warning per table and violation, whatever records follow.
+     */
+    private static Level once(Level level, String type, long serial, String schema, String violation) {
+        if (level != Level.WARNING) {
+            return level;
+        }
+        if (WARNED.size() >= MAX_WARNED) {
+            WARNED.clear();
+        }
+        return WARNED.add(type + ' ' + serial + ' ' + schema + ' ' + violation) ? Level.WARNING : Level.DEBUG;
+    }
+
     /** Logs one event (or one coalesced record of {@code count} events). */
     public static void event(String type, long serial, String schema, String violation, long offset, String detail,
                              long count) {
-        Level level = levelOf(type);
+        Level level = once(levelOf(type, count), type, serial, schema, violation);
         if (!LOGGER.isLoggable(level) || !admit()) {
             return;
         }
@@ -77,10 +103,13 @@ public final class OperatorLog {
         }
     }
 
-    /** Logs an informational message about the log itself (rate-limited). */
+    /**
+     * Logs a lifecycle message about the log itself (opened, key created) at DEBUG: routine, not an
+     * operator's concern (rate-limited).
+     */
     public static void info(String message) {
-        if (LOGGER.isLoggable(Level.INFO) && admit()) {
-            LOGGER.log(Level.INFO, message);
+        if (LOGGER.isLoggable(Level.DEBUG) && admit()) {
+            LOGGER.log(Level.DEBUG, message);
         }
     }
 

@@ -85,82 +85,240 @@ public final class DispatchGate {
         return snapshot.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, tableOffset);
     }
 
-    /** Admits a native → Java call through {@code slot}; on {@code false} the caller returns the refusal value. */
-    public boolean enter(int slot) {
-        tracker.enter(this);
+    /** The class of the last target throw, for the summary's detail; null if none. */
+    public Class<?> lastThrowClass() {
+        return lastThrowClass;
+    }
+
+    /** The violation a negative {@link #enter} result names. */
+    public static Violation violationOf(int refusalCode) {
+        return VIOLATIONS[-1 - refusalCode];
+    }
+
+    private static final Violation[] VIOLATIONS = Violation.values();
+
+    private static int refusalCode(Violation v) {
+        return -1 - v.ordinal();
+    }
+
+    /**
+     * Admits a native → Java call through {@code slot}. Returns the token to hand to {@link #exit(int)}
+     * (zero or more) when the target may run, or a negative refusal code ({@link #violationOf}) when the
+     * caller must refuse; a refused call has already left the tracker and been accounted for. Never
+     * throws, allocates nothing and takes no lock on a retired table after its first refusal.
+     */
+    public int enter(int slot) {
+        int token = -1;
         try {
-            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot)) {
-                return true;
+            TableState s = state;
+            if (s != TableState.OPEN) {
+                return refused(slot, s.refusal(), -1, null);   // retired: never enters the tracker
             }
-            if (admitSlowly(slot)) {
-                return true;
+            token = tracker.enter(this);
+            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot) && !tracker.tooDeep(token)) {
+                return token;
             }
+            tracker.exit(token);   // leave before any slow work: a retire never waits for a refusal
+            if (tracker.tooDeep(token)) {
+                token = -1;
+                return refused(slot, Violation.DISPATCH_TOO_DEEP, -1, "nested dispatches on one thread");
+            }
+            token = -1;
+            return admitSlowly(slot);
         } catch (Throwable t) {
-            // Fail closed: whatever went wrong, this call is refused.
+            // Fail closed. Unwinding to here freed the stack the failed step used, so leaving usually works;
+            // if it does not, the enclosing frame's exit repairs the record.
+            if (token >= 0) {
+                tracker.exit(token);
+            }
+            return refusalCode(Violation.SNAPSHOT_MISMATCH);
         }
-        tracker.exit();
-        return false;
     }
 
     /** {@link #enter(int)}, plus the slot's context argument must be the bound address. */
-    public boolean enterWithPayloadContext(int slot, MemorySegment argument) {
+    public int enterWithPayloadContext(int slot, MemorySegment argument) {
         return enterWithContext(slot, argument, payloadAddress);
     }
 
-    public boolean enterWithRegisteredContext(int slot, MemorySegment argument) {
+    public int enterWithRegisteredContext(int slot, MemorySegment argument) {
         return enterWithContext(slot, argument, contextAddress);
     }
 
-    private boolean enterWithContext(int slot, MemorySegment argument, long expected) {
-        if (!enter(slot)) {
-            return false;
+    private int enterWithContext(int slot, MemorySegment argument, long expected) {
+        int token = enter(slot);
+        if (token < 0 || argument.address() == expected) {
+            return token;
         }
-        if (argument.address() == expected) {
-            return true;
+        tracker.exit(token);
+        try {
+            return refused(slot, Violation.CONTEXT_MISMATCH, -1, "argument is not the table's bound context");
+        } catch (Throwable t) {
+            return refusalCode(Violation.CONTEXT_MISMATCH);
         }
-        tracker.exit();
-        refuse(slot, Violation.CONTEXT_MISMATCH, -1, "argument is not the table's bound context");
-        return false;
     }
 
-    /** Admits a Java → native call, or throws the refusal. On return the caller must {@link #exit()}. */
-    public void enterOrThrow(int slot) {
-        tracker.enter(this);
+    /**
+     * Admits a Java → native call, or throws the refusal. Returns the token the caller must hand to
+     * {@link #exit(int)} when the call ends.
+     */
+    public int enterOrThrow(int slot) {
+        TableState s = state;
+        if (s != TableState.OPEN) {
+            throw rejection(refused(slot, s.refusal(), -1, null), -1, null);
+        }
+        int token = tracker.enter(this);
         try {
-            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot)) {
-                return;
+            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot) && !tracker.tooDeep(token)) {
+                return token;
             }
         } catch (Throwable t) {
             // fall through to the slow path, which fails closed
         }
-        enterOrThrowSlowly(slot);
-    }
-
-    private void enterOrThrowSlowly(int slot) {
-        TableRejectedException refusal;
-        try {
-            refusal = admitSlowlyOrExplain(slot);
-            if (refusal == null) {
-                return;
-            }
-        } catch (Throwable t) {
-            refusal = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, -1, "check failed: " + t.getClass().getName());
+        tracker.exit(token);
+        if (tracker.tooDeep(token)) {
+            throw rejection(refused(slot, Violation.DISPATCH_TOO_DEEP, -1, "nested dispatches on one thread"), -1, null);
         }
-        tracker.exit();
-        throw refusal;
-    }
-
-    /** Leaves a dispatch admitted by one of the {@code enter} methods. */
-    public void exit() {
-        tracker.exit();
-    }
-
-    /** Reports a throwing target; never throws itself. */
-    public void targetThrew(int slot, Throwable thrown) {
+        Outcome o;
         try {
-            owner.callbackThrew(slot, thrown);
+            o = admitSlowlyOrExplain(slot);
+        } catch (Throwable t) {
+            o = new Outcome(-1, Violation.SNAPSHOT_MISMATCH, -1, "check failed: " + t.getClass().getName());
+        }
+        if (o.token() >= 0) {
+            return o.token();
+        }
+        throw rejection(refused(slot, o.violation(), o.offset(), o.detail()), o.offset(), o.detail());
+    }
+
+    private static TableRejectedException rejection(int code, long offset, String detail) {
+        return new TableRejectedException(violationOf(code), offset, detail);
+    }
+
+    /**
+     * Leaves the dispatch that {@code token} was returned for, and any frame of this thread above it
+     * whose own exit never ran. Idempotent.
+     */
+    public void exit(int token) {
+        tracker.exit(token);
+    }
+
+    /**
+     * Accounts a throwing target; never throws itself. The table's first throw is audited at once, with
+     * the exception's class, if there is the stack to do so; every other throw (and a first whose report
+     * failed) is counted, and the count written with the table's next summary. The count comes last, so
+     * nothing after it can fail and have the last resort count the same throw again.
+     */
+    public void targetThrew(int slot, Throwable thrown) {
+        lastThrowClass = thrown.getClass();
+        if (!firstThrowClaimed && FIRST_THROW.compareAndSet(this, false, true)) {
+            try {
+                owner.callbackThrew(slot, thrown);
+                return;
+            } catch (Throwable reportFailed) {
+                // counted below instead
+            }
+        }
+        throwsNotReported(slot);
+        try {
+            ledger().markPending();
+        } catch (Throwable noStackLeft) {
+            // the count is kept; the next summary or the close writes it
+        }
+    }
+
+    /**
+     * A trampoline caught {@code thrown} from its admitted branch: leaves the dispatch (again: the
+     * {@code finally} exit may be what threw), then accounts the throw.
+     */
+    public void afterThrow(int token, int slot, Throwable thrown) {
+        if (token >= 0) {
+            tracker.exit(token);
+        }
+        targetThrew(slot, thrown);
+    }
+
+    /** The trampoline's last resort when {@link #afterThrow} failed (a stack overflow): count, then leave. */
+    public void lastResort(int token, int slot) {
+        throwsNotReported(slot);
+        if (token >= 0) {
+            tracker.exit(token);
+        }
+    }
+
+    /** Reports a throwing refusal handler; never throws itself. */
+    public void handlerThrew(int slot, Throwable thrown) {
+        try {
+            if (ledger().account(RefusalLedger.HANDLER_THREW)) {
+                owner.refusalHandlerThrew(slot, thrown);
+            }
         } catch (Throwable ignored) {
-            // The upcall must return its refusal value whatever happens here.
+            throwsNotReported(slot);
+        }
+    }
+
+    /** Counts one throw for the next summary: a single atomic add, no deeper call. */
+    private void throwsNotReported(int slot) {
+        UNREPORTED.getAndAdd(this, 1L);
+    }
+
+    private static final java.lang.invoke.VarHandle UNREPORTED;
+    private static final java.lang.invoke.VarHandle FIRST_THROW;
+
+    static {
+        try {
+            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+            UNREPORTED = l.findVarHandle(DispatchGate.class, "unreportedThrows", long.class);
+            FIRST_THROW = l.findVarHandle(DispatchGate.class, "firstThrowClaimed", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private volatile boolean firstThrowClaimed;
+    private volatile Class<?> lastThrowClass;
+    @SuppressWarnings("unused") // through UNREPORTED
+    private volatile long unreportedThrows;
+    private volatile RefusalLedger ledger;
+
+    private RefusalLedger ledger() {
+        RefusalLedger l = ledger;
+        if (l == null) {
+            synchronized (this) {
+                l = ledger;
+                if (l == null) {
+                    l = new RefusalLedger(this::countsPending);
+                    ledger = l;
+                }
+            }
+        }
+        return l;
+    }
+
+    private void countsPending() {
+        try {
+            owner.countsPending();
+        } catch (Throwable ignored) {
+            // the registry's final drain still writes the counts
+        }
+    }
+
+    /**
+     * Hands the calls counted since the last drain to {@code out}: refusals by violation, throws of
+     * targets and of refusal handlers. Target throws carry the drain's time (counting them keeps no clock
+     * reading, so that it still works on an exhausted stack).
+     */
+    public void drainCounts(RefusalLedger.Summary out) {
+        RefusalLedger l = ledger;
+        if (l != null) {
+            l.clearPending();
+        }
+        long threw = (long) UNREPORTED.getAndSet(this, 0L);
+        if (threw > 0) {
+            java.time.Instant now = java.time.Instant.now();
+            out.counted(RefusalLedger.TARGET_THREW, threw, now, now);
+        }
+        if (l != null) {
+            l.drain(out);
         }
     }
 
@@ -177,19 +335,27 @@ public final class DispatchGate {
         return difference == 0;
     }
 
-    private boolean admitSlowly(int slot) {
-        TableRejectedException refusal = admitSlowlyOrExplain(slot);
-        return refusal == null;
+    /** What the slow path decided: a token (admitted) or a refusal. */
+    private record Outcome(int token, Violation violation, long offset, String detail) {}
+
+    private int admitSlowly(int slot) {
+        Outcome o = admitSlowlyOrExplain(slot);
+        return o.token() >= 0 ? o.token() : refused(slot, o.violation(), o.offset(), o.detail());
     }
 
-    private synchronized TableRejectedException admitSlowlyOrExplain(int slot) {
+    /**
+     * Under the gate's lock, which every state change also takes: an admitted call re-enters the tracker
+     * while the state cannot change. The refusal itself is accounted (and audited) by the caller,
+     * outside the lock and outside the tracker.
+     */
+    private synchronized Outcome admitSlowlyOrExplain(int slot) {
         TableState s = state;
         if (s != TableState.OPEN) {
-            return refuse(slot, s.refusal(), -1, null);
+            return new Outcome(-1, s.refusal(), -1, null);
         }
         boolean matches = liveMatches(snapshot);
         if (matches && !fullCheckEveryCall) {
-            return null;   // a re-signing raced the fast check and has finished
+            return admitted(slot);   // a re-signing raced the fast check
         }
         byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
         TableRejectedException failed = owner.fullCheck(liveCopy);
@@ -197,11 +363,20 @@ public final class DispatchGate {
             failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy));
         }
         if (failed == null) {
-            return null;
+            return admitted(slot);
         }
         state = TableState.QUARANTINED;
         owner.quarantined(failed.violation(), failed.offset());
-        return refuse(slot, failed.violation(), failed.offset(), null);
+        return new Outcome(-1, failed.violation(), failed.offset(), null);
+    }
+
+    private Outcome admitted(int slot) {
+        int token = tracker.enter(this);
+        if (!tracker.tooDeep(token)) {
+            return new Outcome(token, null, -1, null);
+        }
+        tracker.exit(token);
+        return new Outcome(-1, Violation.DISPATCH_TOO_DEEP, -1, "nested dispatches on one thread");
     }
 
     private long firstDifference(byte[] liveCopy) {
@@ -209,12 +384,20 @@ public final class DispatchGate {
                 snapshot.segment(), 0, snapshot.bytes().length);
     }
 
-    private TableRejectedException refuse(int slot, Violation violation, long offset, String detail) {
-        owner.refused(slot, violation, offset, detail);
+    /**
+     * Accounts one refused call: the table's first refusal for {@code violation} is audited before this
+     * returns, later ones are counted for the table's next summary record. Fail-stop halts here.
+     *
+     * @return the refusal code for {@code violation}
+     */
+    private int refused(int slot, Violation violation, long offset, String detail) {
+        if (ledger().account(violation.ordinal())) {
+            owner.refused(slot, violation, offset, detail);
+        }
         if (failStop) {
             owner.failStop(violation);
         }
-        return new TableRejectedException(violation, offset, detail);
+        return refusalCode(violation);
     }
 
     /**

@@ -1,44 +1,97 @@
 package io.tabguard.ffm.internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
 
 /**
  * Knows which gates each thread is dispatching through, so that revoke and close can wait until no
  * thread that was admitted before them is still inside a target.
  *
- * <p>Each thread writes only its own record (no shared counter, so dispatch scales across threads);
- * the waiting side scans all records. The entry's volatile write and the state's volatile read form a
- * Dekker pair with the revoker's state write and record read: either the dispatcher sees the new
- * state and refuses, or the revoker sees the dispatcher and waits for it. Thread-safe.
+ * <p><b>Frames.</b> Each thread writes only its own record (no shared counter, so dispatch scales across
+ * threads); the waiting side scans all records. {@link #enter} pushes a frame and returns a token, the
+ * depth before the push; {@link #exit(int)} sets the depth back to that token. Leaving is therefore
+ * absolute and idempotent: a frame whose own exit never ran (a {@link StackOverflowError} thrown inside
+ * the exit itself, deep in a recursion through native code) is discarded by the first enclosing frame
+ * that exits, and the outermost frame of a thread always leaves it at depth 0.
+ *
+ * <p><b>Waiting.</b> The entry's volatile write and the state's volatile read form a Dekker pair with the
+ * revoker's state write and record read: either the dispatcher sees the new state and refuses, or the
+ * revoker sees the dispatcher. The revoker takes one snapshot of the frames inside the gate (their depth
+ * and entry number) right after its state write and waits only for those: a frame has left once the
+ * thread is shallower than it, or a newer entry has replaced it. Threads that keep entering and being
+ * refused afterwards are never waited for, so a waiter cannot starve under a flood of refused calls
+ * (read-copy-update's grace period, with frames as the read-side sections).
+ *
+ * <p>Thread-safe.
  */
 public final class DispatchTracker {
 
+    private static final VarHandle DEPTH;
+    private static final VarHandle ENTRIES_AT;
+
+    static {
+        try {
+            DEPTH = MethodHandles.lookup().findVarHandle(ThreadRecord.class, "depth", int.class);
+            ENTRIES_AT = MethodHandles.arrayElementVarHandle(long[].class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private static final class ThreadRecord {
         final WeakReference<Thread> thread;
+        /** The gate of each frame, by depth; slots at and above {@code depth} are stale. Written by the owner only. */
         DispatchGate[] gates = new DispatchGate[8];
+        /** The entry number of each frame, by depth: tells a frame from a later one at the same depth. */
+        long[] entries = new long[8];
+        long entryCount;
         volatile int depth;
 
         ThreadRecord(Thread thread) {
             this.thread = new WeakReference<>(thread);
         }
+    }
 
-        boolean contains(DispatchGate gate) {
-            int d = depth;
-            DispatchGate[] g = gates;
-            for (int i = 0; i < d && i < g.length; i++) {
-                if (g[i] == gate) {
-                    return true;
-                }
+    /** One frame a waiter waits for. */
+    private record Frame(ThreadRecord record, int depth, long entry) {
+        boolean left() {
+            ThreadRecord r = record;
+            if ((int) DEPTH.getVolatile(r) <= depth) {
+                return true;
             }
-            return false;
+            long[] e = r.entries;
+            return depth >= e.length || (long) ENTRIES_AT.getAcquire(e, depth) != entry;
         }
     }
 
+    private final int maxNested;
     private final Set<ThreadRecord> records = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<ThreadRecord> current = ThreadLocal.withInitial(this::register);
+
+    /**
+     * @param maxNested dispatches one thread may nest (a callback calling back in through native code)
+     *                  before the next is refused: a stack overflow at an upcall's entry ends the JVM,
+     *                  so deep recursion through trampolines is stopped while there is stack to refuse with
+     */
+    public DispatchTracker(int maxNested) {
+        if (maxNested < 1) {
+            throw new IllegalArgumentException("maxNested must be at least 1");
+        }
+        this.maxNested = maxNested;
+    }
+
+    /** True if a frame entered with {@code token} nests deeper than this registry allows. */
+    boolean tooDeep(int token) {
+        return token >= maxNested;
+    }
 
     private ThreadRecord register() {
         ThreadRecord r = new ThreadRecord(Thread.currentThread());
@@ -46,32 +99,26 @@ public final class DispatchTracker {
         return r;
     }
 
-    void enter(DispatchGate gate) {
+    /** Pushes a frame for {@code gate}; returns the token to hand to {@link #exit(int)}. */
+    int enter(DispatchGate gate) {
         ThreadRecord r = current.get();
         int d = r.depth;
         if (d == r.gates.length) {
             r.gates = Arrays.copyOf(r.gates, d * 2);
+            r.entries = Arrays.copyOf(r.entries, d * 2);
         }
         r.gates[d] = gate;
-        r.depth = d + 1;
+        ENTRIES_AT.setRelease(r.entries, d, ++r.entryCount);
+        r.depth = d + 1;   // volatile: the dispatcher's half of the Dekker pair
+        return d;
     }
 
-    void exit() {
-        ThreadRecord r = current.get();
-        int d = r.depth - 1;
-        r.gates[d] = null;
-        // Leaving needs no fence: a waiter that still sees the old depth merely waits a little longer.
-        DEPTH.setRelease(r, d);
-    }
-
-    private static final java.lang.invoke.VarHandle DEPTH;
-
-    static {
-        try {
-            DEPTH = java.lang.invoke.MethodHandles.lookup().findVarHandle(ThreadRecord.class, "depth", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
+    /**
+     * Leaves every frame at and above {@code token}. Needs no fence: a waiter that still sees the old
+     * depth merely waits a little longer.
+     */
+    void exit(int token) {
+        DEPTH.setRelease(current.get(), token);
     }
 
     /** True if the calling thread is inside any dispatch of this tracker's registry. */
@@ -80,43 +127,62 @@ public final class DispatchTracker {
     }
 
     /**
-     * Waits until no other thread is inside a dispatch through {@code gate}. The caller has already
-     * moved the gate out of {@link TableState#OPEN}. Dispatches of the calling thread itself (a
-     * callback that revokes its own table) are already running and are not waited for.
+     * Waits until every frame of another thread that was inside {@code gate} when this was called has
+     * left. The caller has already moved the gate out of {@link TableState#OPEN}, so no later frame runs
+     * a target. Frames of the calling thread itself (a callback that revokes its own table) are already
+     * running and are not waited for.
      */
     public void awaitQuiescence(DispatchGate gate) {
-        awaitAll(r -> r.contains(gate));
+        awaitAll(g -> g == gate);
     }
 
-    /** Waits until no other thread is inside any dispatch of this registry. */
+    /** Waits until every frame of another thread inside any dispatch of this registry at the call has left. */
     public void awaitAllQuiescent() {
-        awaitAll(r -> r.depth > 0);
+        awaitAll(g -> true);
     }
 
-    private void awaitAll(java.util.function.Predicate<ThreadRecord> busy) {
-        ThreadRecord own = current.get();
-        for (ThreadRecord r : records) {
-            if (r == own) {
-                continue;
-            }
-            Thread t = r.thread.get();
-            if (t == null || !t.isAlive()) {
-                if (r.depth == 0) {
-                    records.remove(r);
-                }
-                continue;
-            }
+    private void awaitAll(Predicate<DispatchGate> watched) {
+        for (Frame f : snapshot(watched)) {
             int spins = 0;
-            while (busy.test(r)) {
+            while (!f.left()) {
                 if (++spins < 1_000) {
                     Thread.onSpinWait();
                 } else if (spins < 2_000) {
                     Thread.yield();
                 } else {
                     // A long-running callback: stop burning a core while waiting for it.
-                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
+                    LockSupport.parkNanos(100_000);
                 }
             }
         }
+    }
+
+    private List<Frame> snapshot(Predicate<DispatchGate> watched) {
+        ThreadRecord own = current.get();
+        List<Frame> inside = new ArrayList<>();
+        for (ThreadRecord r : records) {
+            if (r == own) {
+                continue;
+            }
+            int d = (int) DEPTH.getVolatile(r);
+            Thread t = r.thread.get();
+            if (t == null || !t.isAlive()) {
+                if (d == 0) {
+                    records.remove(r);
+                }
+                continue;
+            }
+            // Read after the volatile depth: at least as new as the frames below it (possibly newer,
+            // which only makes a frame look as if it had left, and it had).
+            DispatchGate[] g = r.gates;
+            long[] e = r.entries;
+            for (int i = 0; i < d && i < g.length && i < e.length; i++) {
+                DispatchGate gate = g[i];
+                if (gate != null && watched.test(gate)) {
+                    inside.add(new Frame(r, i, (long) ENTRIES_AT.getAcquire(e, i)));
+                }
+            }
+        }
+        return inside;
     }
 }

@@ -10,6 +10,9 @@ public interface RegistryContext {
 
     void audit(SecurityEvent event);
 
+    /** {@code table} has counted refusals or throws waiting for a summary record; never throws. */
+    void countsPending(TableImpl table);
+
     /** Fail-stop policy: flush the audit trail and halt the process. */
     void failStop(Violation violation);
 }

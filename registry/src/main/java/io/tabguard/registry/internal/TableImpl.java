@@ -4,6 +4,7 @@ import io.tabguard.audit.EventType;
 import io.tabguard.audit.SecurityEvent;
 import io.tabguard.ffm.internal.DispatchGate;
 import io.tabguard.ffm.internal.GateOwner;
+import io.tabguard.ffm.internal.RefusalLedger;
 import io.tabguard.ffm.internal.TableState;
 import io.tabguard.ffm.internal.ValidatedDowncalls;
 import io.tabguard.guard.AbiV1;
@@ -175,6 +176,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
     @Override
     public void close() {
         if (gate.retire(TableState.CLOSED)) {
+            flushCounts();   // what was counted while open (e.g. context mismatches) before the close record
             audit(EventType.TABLE_CLOSED, null, -1, null);
         }
     }
@@ -182,8 +184,27 @@ public final class TableImpl implements CallbackTable, GateOwner {
     /** Revocation, called by the registry. */
     public void revoke() {
         if (gate.retire(TableState.REVOKED)) {
+            flushCounts();
             audit(EventType.TABLE_REVOKED, null, -1, null);
         }
+    }
+
+    /**
+     * Writes the refusals and throws counted since the last summary as one record per reason, with the
+     * count and the first and last times. Called by the registry's flusher about once a second, and when
+     * the table or the registry closes.
+     */
+    public void flushCounts() {
+        gate.drainCounts((reason, count, first, last) -> {
+            boolean threw = reason >= RefusalLedger.TARGET_THREW;
+            String violation = threw ? null : Violation.values()[reason].name();
+            Class<?> lastThrow = gate.lastThrowClass();
+            String detail = reason == RefusalLedger.HANDLER_THREW ? "refusal handlers threw; counted since the last record"
+                    : threw ? "targets threw (last: " + (lastThrow == null ? "?" : lastThrow.getName()) + "); counted since the last record"
+                    : "refused; counted since the last record";
+            registry.audit(SecurityEvent.summary(threw ? EventType.CALLBACK_THREW : EventType.TABLE_REFUSED, serial,
+                    schema.name(), schema.id(), violation, -1, detail, count, first, last));
+        });
     }
 
     /**
@@ -262,6 +283,17 @@ public final class TableImpl implements CallbackTable, GateOwner {
         // The exception's class only: its message may carry data the callback was handling.
         String where = slot >= 0 && slot < slots.size() ? "slot " + slots.get(slot).name() : "slot ?";
         audit(EventType.CALLBACK_THREW, null, -1, where + " threw " + thrown.getClass().getName());
+    }
+
+    @Override
+    public void refusalHandlerThrew(int slot, Throwable thrown) {
+        String where = slot >= 0 && slot < slots.size() ? "slot " + slots.get(slot).name() : "slot ?";
+        audit(EventType.CALLBACK_THREW, null, -1, "refusal handler of " + where + " threw " + thrown.getClass().getName());
+    }
+
+    @Override
+    public void countsPending() {
+        registry.countsPending(this);
     }
 
     @Override
