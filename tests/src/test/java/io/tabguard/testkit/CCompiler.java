@@ -15,11 +15,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 final class CCompiler {
     private CCompiler() {}
 
-    static Path sharedLibrary(Path dir, String name, String source) throws IOException, InterruptedException {
+    /** @param optimisation e.g. "-O0" for large generated sources (gcc time), "-O2" for a realistic consumer */
+    static Path sharedLibrary(Path dir, String name, String source, String optimisation) throws IOException, InterruptedException {
         Path c = dir.resolve(name + ".c");
         Path so = dir.resolve("lib" + name + ".so");
         Files.writeString(c, source);
-        List<String> cmd = new ArrayList<>(List.of("gcc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
+        List<String> cmd = new ArrayList<>(List.of("gcc", "-std=c11", optimisation, "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared",
                 "-o", so.toString(), c.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
