@@ -25,6 +25,11 @@ mkdir -p "$(dirname "$out")" "$work"
 gcc "${cflags[@]}" "${ldflags[@]}" -o "$out" "${src[@]}"
 if [[ "$skip" != "true" ]]; then
   gcc "${cflags[@]}" -fvisibility=default -I"$here/src/main/c" -o "$work/tg_selftest" \
-      "$here"/src/test/c/tg_selftest.c "${src[@]}" -Wl,-z,noexecstack
+      "$here"/src/test/c/tg_selftest.c "${src[@]}" -Wl,-z,noexecstack -lpthread
   "$work/tg_selftest"
+  # the same checks with the thunks' rseq critical section compiled out: the revocation-window check
+  # must then see a target start after revocation returned (what rseq is there to prevent)
+  gcc "${cflags[@]}" -fvisibility=default -DTG_TEST_WITHOUT_RSEQ -I"$here/src/main/c" -o "$work/tg_selftest_without_rseq" \
+      "$here"/src/test/c/tg_selftest.c "${src[@]}" -Wl,-z,noexecstack -lpthread
+  "$work/tg_selftest_without_rseq"
 fi

@@ -36,7 +36,7 @@ typedef struct tg_state_cell {
     uint64_t reserved;
 } tg_state_cell;
 
-#define TG_THUNK_SIZE 64
+#define TG_THUNK_SIZE 128
 
 /* Writes one thunk through its writable alias `cell_writable`; it will run at `cell_view`.
  * `state_cell` is the address of the table's state cell in its read-only view. Returns 0 or EINVAL. */
@@ -48,9 +48,15 @@ TG_API int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_s
 void tg_refuse(void);
 TG_API void *tg_refusal_entry(void);
 
+/* The offset from the thread pointer of this thread's struct rseq's rseq_cs field, or -1 when the
+ * process has no rseq to rely on (glibc did not register it, or membarrier cannot restart rseq
+ * critical sections). Fixed for the life of the process (tg_barrier.c). */
+long tg_rseq_cs_offset(void);
+
 /* Asymmetric barrier (tg_barrier.c). tg_barrier_init registers with membarrier once and returns the
  * mode in force; tg_barrier_publish_state is called after a state word is written, tg_barrier_publish_code
  * after new thunks are written and before their addresses are handed out. Both return 0 or an errno. */
+#define TG_BARRIER_RSEQ 3        /* MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: restarts every thunk between load and jump */
 #define TG_BARRIER_EXPEDITED 2   /* MEMBARRIER_CMD_PRIVATE_EXPEDITED (+ _SYNC_CORE for code) */
 #define TG_BARRIER_GLOBAL 1      /* MEMBARRIER_CMD_GLOBAL: slower, same ordering */
 #define TG_BARRIER_FENCE 0       /* no membarrier: a full fence on the writer only (x86-TSO) */

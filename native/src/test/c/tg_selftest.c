@@ -8,6 +8,10 @@
 #include "tabguard_native.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <ucontext.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,6 +90,90 @@ static void write_state_view(void) { ((volatile tg_state_cell *) states.view)->s
 static void exec_writable(void) { ((void (*)(void)) code.writable)(); }
 static void harmless(void) { (void) *(volatile unsigned char *) code.view; }
 
+/*
+ * Revocation against a thread caught between its state load and its jump, made deterministic with a
+ * signal: thread `caller` calls a thunk in a loop; the main thread signals it until the handler sees
+ * it interrupted at the thunk's jne/jmp (offsets 34-41: the state compare already done, OPEN) or at
+ * the rseq abort handler (offset 60: the kernel moved it there). There, on the caller's own stack,
+ * the handler revokes (state word + barrier) and sets `revoked`. A target that starts with `revoked`
+ * set started after revocation returned. With rseq the caller can never be seen at 34-41 and is sent
+ * back to re-read the state: zero late starts. Built without rseq, every round is a late start.
+ */
+static _Atomic int revoked;
+static _Atomic long late_starts, hits_window, hits_abort, window_calls;
+static _Atomic int stop_caller;
+static uintptr_t window_cell;
+static int window_target(int x) {
+    if (atomic_load(&revoked)) atomic_fetch_add(&late_starts, 1);
+    return x + 1;
+}
+static void on_signal(int sig, siginfo_t *info, void *context) {
+    (void) sig; (void) info;
+    uintptr_t rip = (uintptr_t) ((ucontext_t *) context)->uc_mcontext.gregs[REG_RIP];
+    int in_window = rip >= window_cell + 34 && rip < window_cell + 42;
+    int at_abort = rip == window_cell + 60;
+    if ((in_window || at_abort) && !atomic_load(&revoked)) {
+        ((volatile tg_state_cell *) states.writable)[1].state = 0;
+        tg_barrier_publish_state();
+        atomic_store(&revoked, 1);
+        atomic_fetch_add(in_window ? &hits_window : &hits_abort, 1);
+    }
+}
+static void *call_in_loop(void *fn) {
+    int (*thunk)(int) = (int (*)(int)) fn;
+    while (!atomic_load_explicit(&stop_caller, memory_order_relaxed)) {
+        for (int i = 0; i < 16; i++) {            /* mostly inside the thunk, so most signals land there */
+            int r = thunk(41);
+            if (r != 42 && r != -7) atomic_fetch_add(&late_starts, 1000000);   /* a wrong result: clobbered */
+        }
+        atomic_fetch_add_explicit(&window_calls, 16, memory_order_relaxed);
+    }
+    return NULL;
+}
+static void check_revocation_window(void) {
+    tg_state_cell *cell = &((tg_state_cell *) states.writable)[1];
+    cell->refusals = &refusals;
+    cell->refusal_entry = tg_refusal_entry();
+    cell->state = TG_STATE_OPEN;
+    int c = next_cell++;
+    window_cell = (uintptr_t) code.view + (uintptr_t) c * TG_THUNK_SIZE;
+    CHECK(tg_thunk_write((char *) code.writable + c * TG_THUNK_SIZE, (void *) window_cell, cell,
+                         (void *) window_target, (uint64_t) (int64_t) -7) == 0, "window thunk");
+    tg_barrier_publish_code();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t caller;
+    pthread_create(&caller, NULL, call_in_loop, (void *) window_cell);
+    const int rounds = 8;
+    time_t deadline = time(NULL) + 60;
+    for (int round = 0; round < rounds && time(NULL) < deadline; round++) {
+        while (!atomic_load(&revoked) && time(NULL) < deadline) {
+            pthread_kill(caller, SIGUSR1);
+            for (volatile int spin = 0; spin < 200; spin++) {}
+        }
+        long calls = atomic_load(&window_calls);
+        while (atomic_load(&window_calls) < calls + 10 && time(NULL) < deadline) {}   /* it runs on, refused */
+        atomic_store(&revoked, 0);                                                     /* the next round: reopen */
+        cell->state = TG_STATE_OPEN;
+        tg_barrier_publish_state();
+    }
+    atomic_store(&stop_caller, 1);
+    pthread_join(caller, NULL);
+    long window = atomic_load(&hits_window), aborted = atomic_load(&hits_abort), late = atomic_load(&late_starts);
+    printf("revocation window: %ld rounds caught between load and jump, %ld at the rseq abort, %ld late starts\n",
+           window, aborted, late);
+    CHECK(window + aborted == rounds, "only %ld of %d rounds caught the caller in the window", window + aborted, rounds);
+    if (tg_rseq_cs_offset() != -1) {
+        CHECK(window == 0, "with rseq a thread was seen between its state load and its jump %ld times", window);
+        CHECK(late == 0, "with rseq a target started after revocation %ld times", late);
+    } else {
+        CHECK(late == window && late == rounds, "without rseq each caught round must start late: %ld of %d", late, rounds);
+    }
+}
+
 static void check_maps(void) {
     FILE *maps = fopen("/proc/self/maps", "r");
     CHECK(maps != NULL, "open /proc/self/maps");
@@ -160,6 +248,8 @@ int main(void) {
     }
     set_state(TG_STATE_OPEN);
     CHECK(t_add3(4, 5, 6) == 456 && target_ran == 1, "reopened (test only: the registry never reopens)");
+
+    check_revocation_window();
 
     /* W^X: neither mapping is writable and executable; the views cannot be made writable */
     check_maps();

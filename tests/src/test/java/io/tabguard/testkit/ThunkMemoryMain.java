@@ -16,7 +16,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * Forked by {@link ThunkMemoryForkTest}: native code (libc's {@code memset}) writes one byte where the
  * argument says — into a native slot's thunk, into the state word its table's thunks read (whose address
- * anyone can read out of the thunk, at offset 40), or, the valid twin, into ordinary memory. Prints
+ * anyone can read out of the thunk, at offset 64), or, the valid twin, into ordinary memory. Prints
  * "writing TARGET" before and "wrote TARGET" after; a write into a read-only view must kill the process
  * with SIGSEGV between the two.
  */
@@ -31,10 +31,10 @@ public final class ThunkMemoryMain {
              Arena arena = Arena.ofConfined()) {
             CallbackTable table = registry.builder(Fixtures.CALC).bindNative("inc", "abs")
                     .bind("dbl", new Fixtures.Targets().dblHandle()).build();
-            MemorySegment thunk = table.function("inc").reinterpret(64);
+            MemorySegment thunk = table.function("inc").reinterpret(128);
             MemorySegment address = switch (target) {
                 case "thunk" -> thunk;
-                case "state" -> MemorySegment.ofAddress(thunk.get(JAVA_LONG, 40));
+                case "state" -> MemorySegment.ofAddress(thunk.get(JAVA_LONG, 64));
                 case "heap" -> arena.allocate(64);
                 default -> throw new IllegalArgumentException(target);
             };

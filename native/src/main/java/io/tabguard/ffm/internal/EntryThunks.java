@@ -4,18 +4,18 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The process's native entry thunks (64 bytes each) and table state cells (32 bytes each), packed into
+ * The process's native entry thunks (128 bytes each) and table state cells (32 bytes each), packed into
  * pages of two memfd double mappings: each is written once through a writable alias whose address
  * stays here, and read (thunks: executed) through a view that can never become writable. Nothing is
  * ever unmapped or reused: a thunk whose table is gone refuses for the life of the process, so a stale
- * pointer never reaches another table's target (the price: 64 B per native slot and 40 B per table
+ * pointer never reaches another table's target (the price: 128 B per native slot and 40 B per table
  * with native slots, never given back — release is a later step of issue 16).
  *
  * <p>Thread-safe (allocation is synchronized; it runs at build time, never on a call path).
  */
 public final class EntryThunks {
-    static final long THUNK_SIZE = 64;
-    private static final long THUNK_REGION = 256 * 1024;        // 4,096 thunks per mapping
+    static final long THUNK_SIZE = 128;
+    private static final long THUNK_REGION = 512 * 1024;        // 4,096 thunks per mapping
     private static final long STATE_REGION = 64 * 1024;         // 2,048 state cells per mapping
     private static final long COUNTER_CHUNK = 512 * Long.BYTES;
 

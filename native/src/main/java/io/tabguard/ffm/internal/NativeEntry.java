@@ -10,14 +10,21 @@ import java.lang.invoke.VarHandle;
  * refusal entry increments. The state word says OPEN only between {@link DispatchGate#seal} and the
  * table's first state change; it starts (and, once left, stays) refusing.
  *
- * <p>What a state change guarantees for C callers, exactly: when {@link #publish} returns, every
- * thunk whose state load executes afterwards refuses (the word was written, then a full fence, then
- * {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)} made every running thread of the process pass
- * a full barrier). A thunk is a tail jump, so it cannot say when its target finishes: a native target
- * that started before is not waited for, and a thread that had already loaded OPEN and was between
- * that load and its jump (two instructions; longer only if it was preempted right there) may still
- * start its target after {@code publish} returns. Java targets and Java → native calls keep the
- * dispatch tracker's full guarantee.
+ * <p>What a state change guarantees for C callers, exactly. When {@link #publish} returns:
+ * <ul>
+ *   <li>every thunk whose state load executes afterwards refuses (the word was written, then a full
+ *       fence, then a membarrier made every running thread of the process pass a full barrier);</li>
+ *   <li>with rseq (mode {@code MEMBARRIER_RSEQ}, the default on Linux 5.10+ with glibc 2.35+): no thread
+ *       is still between its state load and its jump with a stale OPEN. The load-compare-jump is an rseq
+ *       critical section and {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)} restarts every one
+ *       in flight, so no target starts through a thunk after {@code revoke()}/{@code close()} return;</li>
+ *   <li>without rseq (older kernel or glibc, glibc.pthread.rseq=0, a thread glibc did not create): a
+ *       thread that had loaded OPEN and was between that load and its jump (two instructions; longer
+ *       only if it was preempted or signalled right there) may still start its target afterwards;</li>
+ *   <li>in both modes, a native target that already started is <em>not</em> waited for: a thunk is a
+ *       tail jump, it cannot know when its target returns. Java targets and Java → native calls keep
+ *       the dispatch tracker's full "waited for the running ones" guarantee.</li>
+ * </ul>
  *
  * <p>Thread-safe; the counter is drained with an atomic exchange.
  */

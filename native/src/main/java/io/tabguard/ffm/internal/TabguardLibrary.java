@@ -36,7 +36,7 @@ public final class TabguardLibrary {
     public record DualMapping(long writable, long view, long size) {}
 
     /** The barrier mode in force ({@code TG_BARRIER_*} of tabguard_native.h). */
-    public enum BarrierMode { FENCE_ONLY, MEMBARRIER_GLOBAL, MEMBARRIER_PRIVATE_EXPEDITED }
+    public enum BarrierMode { FENCE_ONLY, MEMBARRIER_GLOBAL, MEMBARRIER_PRIVATE_EXPEDITED, MEMBARRIER_RSEQ }
 
     private static final StructLayout DUALMAP = MemoryLayout.structLayout(
             ValueLayout.JAVA_LONG.withName("writable"), ValueLayout.JAVA_LONG.withName("view"), ValueLayout.JAVA_LONG.withName("size"));
