@@ -37,6 +37,15 @@ class ThunkMemoryForkTest {
         assertTrue(o.lines().contains("abs through the slot: 3"), o.output());
     }
 
+    @Test
+    void withoutAPlaceToExtractLibtabguardANativeSlotFailsWithAClearMessage() throws Exception {
+        Forks.Outcome o = Forks.run(ThunkMemoryMain.class, 60, List.of("-Djava.io.tmpdir=/nonexistent-tabguard-tmp"), "heap");
+        assertNotEquals(0, o.exitCode(), o.output());
+        assertFalse(o.lines().contains("writing heap"), "a table with a native slot was built:\n" + o.output());
+        assertTrue(o.output().contains("cannot extract libtabguard to a private directory under java.io.tmpdir (/nonexistent-tabguard-tmp)"),
+                o.output());
+    }
+
     @TempDir
     Path crashDir;
 

@@ -48,8 +48,22 @@ public final class TabguardLibrary {
     private final long refusalEntry;
     private final BarrierMode barrierMode;
 
+    /** The loaded library, or why it could not be loaded (kept, so every caller gets the same clear message). */
     private static final class Holder {
-        static final TabguardLibrary INSTANCE = load();
+        static final TabguardLibrary INSTANCE;
+        static final RuntimeException FAILURE;
+
+        static {
+            TabguardLibrary loaded = null;
+            RuntimeException failure = null;
+            try {
+                loaded = load();
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+            INSTANCE = loaded;
+            FAILURE = failure;
+        }
     }
 
     private TabguardLibrary(SymbolLookup lookup) throws Throwable {
@@ -64,8 +78,20 @@ public final class TabguardLibrary {
         barrierMode = BarrierMode.values()[mode];
     }
 
-    /** The library, loaded on first use. */
+    /**
+     * The library, loaded on first use.
+     *
+     * @throws UnsupportedOperationException on any platform but Linux x86-64
+     * @throws IllegalStateException if the jar lacks the library or it cannot be extracted or loaded
+     */
     public static TabguardLibrary get() {
+        if (Holder.INSTANCE == null) {
+            RuntimeException f = Holder.FAILURE;
+            if (f instanceof UnsupportedOperationException) {
+                throw new UnsupportedOperationException(f.getMessage(), f);
+            }
+            throw new IllegalStateException("libtabguard is unavailable: " + f.getMessage(), f);
+        }
         return Holder.INSTANCE;
     }
 
@@ -96,7 +122,11 @@ public final class TabguardLibrary {
             SymbolLookup lookup = NativeAccess.library(file.toString(), Arena.global());
             return new TabguardLibrary(lookup);
         } catch (IOException e) {
-            throw new IllegalStateException("cannot extract libtabguard to a private directory", e);
+            throw new IllegalStateException("cannot extract libtabguard to a private directory under java.io.tmpdir ("
+                    + System.getProperty("java.io.tmpdir") + ")", e);
+        } catch (IllegalArgumentException e) {
+            // dlopen refused: typically java.io.tmpdir on a noexec mount
+            throw new IllegalStateException("cannot load libtabguard from " + file + " (is java.io.tmpdir mounted noexec?)", e);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
