@@ -17,8 +17,9 @@ import java.lang.invoke.VarHandle;
  *   <li>with rseq (mode {@code MEMBARRIER_RSEQ}, the default on Linux 5.10+ with glibc 2.35+): no thread
  *       is still between its state load and its jump with a stale OPEN. The load-compare-jump is an rseq
  *       critical section and {@code membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)} restarts every one
- *       in flight, so no target starts through a thunk after {@code revoke()}/{@code close()} return;</li>
- *   <li>without rseq (older kernel or glibc, glibc.pthread.rseq=0, a thread glibc did not create): a
+ *       in flight, so no target starts through a thunk after {@code revoke()}/{@code close()} return.
+ *       Every calling thread must then be a glibc thread (the thunk writes glibc's per-thread rseq area);</li>
+ *   <li>without rseq (older kernel or glibc, glibc.pthread.rseq=0): a
  *       thread that had loaded OPEN and was between that load and its jump (two instructions; longer
  *       only if it was preempted or signalled right there) may still start its target afterwards;</li>
  *   <li>in both modes, a native target that already started is <em>not</em> waited for: a thunk is a
