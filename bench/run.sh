@@ -104,7 +104,7 @@ run() {   # run NAME REGEX [JMH options...]
 
 # Fast, ns-scale benchmarks: 2 forks x 5 measured seconds each.
 FAST=(-f 2 -wi 3 -w 1s -i 5 -r 1s)
-run dispatch  'io.tabguard.bench.(NativeToJavaBench|JnaCallbackBench|DowncallBench)\.' "${FAST[@]}"
+run dispatch  'io.tabguard.bench.(NativeToJavaBench|NativeSlotBench|JnaCallbackBench|DowncallBench)\.' "${FAST[@]}"
 # qsort: ~0.5-1 s per sort, so longer iterations.
 run qsort     'io.tabguard.bench.QsortBench\.' -f 2 -wi 2 -w 3s -i 4 -r 3s
 run adopt     'io.tabguard.bench.AdoptBench\.' "${FAST[@]}"

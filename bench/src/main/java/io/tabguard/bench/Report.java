@@ -162,6 +162,10 @@ public final class Report {
                 "raw upcallStub", score(runs, "NativeToJavaBench.callN_rawUpcall", null, null, false),
                 "verified trampoline", score(runs, "NativeToJavaBench.callN_tabguard", null, null, false),
                 Kind.AT_MOST, 1.2, "≤ 1.2"));
+        rows.add(new Row("1‴ C→native slot through its entry thunk, call_n loop (time/call; target: raw + 3 ns)",
+                "raw indirect call", score(runs, "NativeSlotBench.callN_rawIndirect", null, null, false),
+                "entry thunk", score(runs, "NativeSlotBench.callN_thunk", null, null, false),
+                Kind.REPORT, Double.NaN, "≤ raw + 3 ns"));
         rows.add(new Row("2 native→Java vs JNA Callback, call_n (time/call)",
                 "JNA Callback", score(runs, "JnaCallbackBench.callN_jnaCallback", null, null, false),
                 "verified trampoline", score(runs, "NativeToJavaBench.callN_tabguard", null, null, false),

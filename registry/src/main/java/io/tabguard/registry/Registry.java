@@ -5,7 +5,9 @@ import io.tabguard.audit.EventType;
 import io.tabguard.audit.SecurityEvent;
 import io.tabguard.ffm.internal.DispatchGate;
 import io.tabguard.ffm.internal.DispatchTracker;
+import io.tabguard.ffm.internal.EntryThunks;
 import io.tabguard.ffm.internal.LibraryAllowList;
+import io.tabguard.ffm.internal.NativeEntry;
 import io.tabguard.ffm.internal.TableState;
 import io.tabguard.ffm.internal.Trampolines;
 import io.tabguard.guard.AbiV1;
@@ -459,6 +461,7 @@ public final class Registry implements AutoCloseable {
             t.gate().retire(TableState.REGISTRY_CLOSED);
         }
         tracker.awaitAllQuiescent();
+        auditNativeRefusals();
         java.util.concurrent.locks.LockSupport.unpark(countsFlusher);
         stampingLock.writeLock().lock();
         try {
@@ -478,6 +481,22 @@ public final class Registry implements AutoCloseable {
         } finally {
             stampingLock.writeLock().unlock();
         }
+    }
+
+    /**
+     * Audits the calls that C callers made through native slots' entry thunks and that were refused
+     * (the thunks only count, so the call path stays a load, a compare and a jump): one TABLE_REFUSED
+     * record per table with refusals since the last time, carrying their number. Runs on {@link #close()}
+     * too; call it whenever the log should be current (after revoking, on a timer).
+     *
+     * @return the number of refused calls audited
+     */
+    public long auditNativeRefusals() {
+        long total = 0;
+        for (TableImpl t : bySerial.values()) {
+            total += t.auditNativeRefusals();
+        }
+        return total;
     }
 
     /**
@@ -535,12 +554,16 @@ public final class Registry implements AutoCloseable {
             }
         }
         long[] expected = new long[slots.size()];
+        // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
+        NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
+                ? EntryThunks.newEntry() : null;
         for (int i = 0; i < slots.size(); i++) {
             Schema.Slot s = slots.get(i);
             TableBuilder.Binding b = bindings.get(s.name());
             long pointer = switch (b) {
                 case null -> 0L;
-                case TableBuilder.Binding.Native n -> n.function().address();
+                case TableBuilder.Binding.Native n ->
+                        EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
                 case TableBuilder.Binding.Java j -> {
                     MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
                             refusalHandlers.get(s.name()), s.contextArgument(), switch (s.contextBinding()) {
@@ -553,6 +576,10 @@ public final class Registry implements AutoCloseable {
             };
             expected[i] = pointer;
             payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+        }
+        if (entry != null) {
+            EntryThunks.publish();
+            gate.attachNativeEntry(entry);
         }
 
         stampingLock.readLock().lock();

@@ -29,6 +29,7 @@ public final class DispatchGate {
     private volatile GateOwner owner;
     private volatile TableState state = TableState.CLOSED;   // until sealed
     private volatile Snapshot snapshot;
+    private volatile NativeEntry nativeEntry;   // the state word C callers' entry thunks read, if any
 
     /**
      * A gate that refuses everything until {@link #seal}: stubs are minted before the table is stamped.
@@ -52,13 +53,35 @@ public final class DispatchGate {
         this.owner = tableOwner;
     }
 
+    /**
+     * Gives the gate the state cell of the table's native entry thunks; from now on every state change
+     * is also written there (see {@link NativeEntry} for what that guarantees to C callers). Set once,
+     * before {@link #seal}.
+     */
+    public void attachNativeEntry(NativeEntry entry) {
+        this.nativeEntry = entry;
+    }
+
+    /** The table's native entry, or null if no slot has a thunk. */
+    public NativeEntry nativeEntry() {
+        return nativeEntry;
+    }
+
+    private void setState(TableState newState) {
+        state = newState;
+        NativeEntry entry = nativeEntry;
+        if (entry != null) {
+            entry.publish(newState);
+        }
+    }
+
     /** Opens the gate on the stamped bytes, which become the verified snapshot. */
     public synchronized void seal(byte[] stampedBytes) {
         if (stampedBytes.length != live.byteSize()) {
             throw new IllegalArgumentException("snapshot and live table differ in size");
         }
         snapshot = snapshotOf(stampedBytes);
-        state = TableState.OPEN;
+        setState(TableState.OPEN);
     }
 
     private static Snapshot snapshotOf(byte[] bytes) {
@@ -365,7 +388,7 @@ public final class DispatchGate {
         if (failed == null) {
             return admitted(slot);
         }
-        state = TableState.QUARANTINED;
+        setState(TableState.QUARANTINED);
         owner.quarantined(failed.violation(), failed.offset());
         return new Outcome(-1, failed.violation(), failed.offset(), null);
     }
@@ -402,7 +425,8 @@ public final class DispatchGate {
 
     /**
      * Moves the table out of {@link TableState#OPEN} and waits until no other thread is inside one of its
-     * targets: when this returns, no target of the table starts again.
+     * targets: when this returns, no target of the table starts again. For C callers entering through the
+     * table's native entry thunks, {@link NativeEntry} says exactly what holds (a tail jump is not waited for).
      *
      * @return false if the table had already left OPEN (the first state change wins)
      */
@@ -414,7 +438,7 @@ public final class DispatchGate {
         synchronized (this) {
             changed = state == TableState.OPEN || newState == TableState.REGISTRY_CLOSED;
             if (changed) {
-                state = newState;
+                setState(newState);
             }
         }
         tracker.awaitQuiescence(this);
@@ -434,7 +458,7 @@ public final class DispatchGate {
             if (failed == null) {
                 failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy));
             }
-            state = TableState.QUARANTINED;
+            setState(TableState.QUARANTINED);
             owner.quarantined(failed.violation(), failed.offset());
         }
         byte[] resigned = resign.apply(snapshot.bytes().clone());

@@ -273,6 +273,22 @@ public final class TableImpl implements CallbackTable, GateOwner {
         audit(EventType.TABLE_REFUSED, violation, offset, detail == null ? where : where + ": " + detail);
     }
 
+    /**
+     * Audits the calls C callers made through this table's native entry thunks that were refused since
+     * the last time (the thunks only count, on the call path): one TABLE_REFUSED record carrying the
+     * count and the state the table is in now.
+     *
+     * @return the number of refused calls audited
+     */
+    public long auditNativeRefusals() {
+        io.tabguard.ffm.internal.NativeEntry entry = gate.nativeEntry();
+        long refused = entry == null ? 0 : entry.drainRefusals();
+        if (refused > 0) {
+            audit(EventType.TABLE_REFUSED, gate.state().refusal(), -1, refused + " native calls refused by entry thunks");
+        }
+        return refused;
+    }
+
     @Override
     public void quarantined(Violation violation, long offset) {
         audit(EventType.TABLE_QUARANTINED, violation, offset, null);

@@ -1,0 +1,67 @@
+/*
+ * libtabguard's internal interface: what the Java side (io.tabguard.ffm.internal) and the C self-test
+ * call. Not installed, not a public API: the Java code is the only supported user.
+ */
+#ifndef TABGUARD_NATIVE_H
+#define TABGUARD_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Only the functions below are exported (built with -fvisibility=hidden). */
+#define TG_API __attribute__((visibility("default")))
+
+/* One memfd mapped twice: `writable` (RW, private to the registry) and `view` (R or R+X, handed out). */
+typedef struct tg_dualmap {
+    void *writable;
+    void *view;
+    uint64_t size;
+} tg_dualmap;
+
+/* view_exec != 0: the view is PROT_READ|PROT_EXEC (thunk code), else PROT_READ (state cells).
+ * Returns 0, or a positive errno. The writable alias is never PROT_EXEC; the view can never be made
+ * writable (F_SEAL_FUTURE_WRITE is set before it is mapped, so mprotect(PROT_WRITE) fails). */
+TG_API int tg_dualmap_create(uint64_t size, int view_exec, tg_dualmap *out);
+
+/* The state word value that lets a thunk through ("OPEN" in ASCII); every other value refuses, so
+ * zeroed or uninitialised memory fails closed. */
+#define TG_STATE_OPEN UINT64_C(0x4E45504F)
+
+/* A table's state cell (in a read-only view): the thunk reads `state`, the refusal entry counts in
+ * `*refusals` (ordinary writable memory) and is reached through `refusal_entry`. */
+typedef struct tg_state_cell {
+    uint64_t state;
+    uint64_t *refusals;
+    void *refusal_entry;
+    uint64_t reserved;
+} tg_state_cell;
+
+#define TG_THUNK_SIZE 128
+
+/* Writes one thunk through its writable alias `cell_writable`; it will run at `cell_view`.
+ * `state_cell` is the address of the table's state cell in its read-only view. Returns 0 or EINVAL. */
+TG_API int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
+                   const void *target, uint64_t refusal_bits);
+
+/* The refusal entry every thunk of every scalar shape ends in (tg_refuse.S): counts one refusal and
+ * returns the refusal bits in both rax and xmm0. */
+void tg_refuse(void);
+TG_API void *tg_refusal_entry(void);
+
+/* The offset from the thread pointer of this thread's struct rseq's rseq_cs field, or -1 when the
+ * process has no rseq to rely on (glibc did not register it, or membarrier cannot restart rseq
+ * critical sections). Fixed for the life of the process (tg_barrier.c). */
+long tg_rseq_cs_offset(void);
+
+/* Asymmetric barrier (tg_barrier.c). tg_barrier_init registers with membarrier once and returns the
+ * mode in force; tg_barrier_publish_state is called after a state word is written, tg_barrier_publish_code
+ * after new thunks are written and before their addresses are handed out. Both return 0 or an errno. */
+#define TG_BARRIER_RSEQ 3        /* MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: restarts every thunk between load and jump */
+#define TG_BARRIER_EXPEDITED 2   /* MEMBARRIER_CMD_PRIVATE_EXPEDITED (+ _SYNC_CORE for code) */
+#define TG_BARRIER_GLOBAL 1      /* MEMBARRIER_CMD_GLOBAL: slower, same ordering */
+#define TG_BARRIER_FENCE 0       /* no membarrier: a full fence on the writer only (x86-TSO) */
+TG_API int tg_barrier_init(void);
+TG_API int tg_barrier_publish_state(void);
+TG_API int tg_barrier_publish_code(void);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * One job: the machine code of an entry thunk (x86-64 SysV). A thunk touches only r11 (and rax on
+ * the refusal path, where the call returns instead of reaching the target), so every argument
+ * register (rdi rsi rdx rcx r8 r9, xmm0-7, al for variadic calls, r10) and the stack — including
+ * stack-passed arguments and structs passed by value — reach the target exactly as the caller left
+ * them; the target returns straight to the caller (tail jump). One 128-byte cell per thunk:
+ *
+ *   0  f3 0f 1e fa          endbr64                      a valid indirect-branch target under CET IBT
+ *   4  4c 8d 1d d32         lea  r11, [rip+85]           this cell's struct rseq_cs (at 96)
+ *  11  64 4c 89 1c 25 d32   mov  fs:[__rseq_offset+8], r11   rseq->rseq_cs = &cs: enter the critical section
+ *  20  4c 8b 1d d32         mov  r11, [rip+37]           the table's state cell (data at 64)   <- cs start
+ *  27  49 81 3b imm32       cmp  qword [r11], OPEN
+ *  34  75 06                jne  42
+ *  36  ff 25 d32            jmp  [rip+30]                the target (data at 72): the commit   <- cs end
+ *  42  48 8b 05 d32         mov  rax, [rip+31]           refused: the slot's refusal bits (data at 80)
+ *  49  41 ff 63 10          jmp  [r11+16]                the refusal entry named by the state cell
+ *  53  0f b9 3d <RSEQ_SIG>  ud1  (its last 4 bytes are the signature the kernel checks before an abort)
+ *  60  eb c2                jmp  0                       abort handler: start again, reading the state anew
+ *  62  cc cc                int3 padding
+ *  64  state cell address, target, refusal bits, 0; 96: struct rseq_cs {0, 0, cell+20, 22, cell+60}
+ *
+ * The rseq critical section is what lets revocation keep its promise for a tail jump: a thread
+ * preempted, signalled or hit by membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) anywhere between
+ * its state load and its jump is sent back to offset 0 by the kernel and reads the state again, so
+ * once that membarrier returns no thread can still jump on a stale OPEN. When the process has no
+ * rseq (glibc without it, or a kernel that refuses), bytes 4-19 are NOPs and the barrier falls back
+ * (tg_barrier.c; the README says what holds then).
+ *
+ * The data words sit in the same read+execute page (written once through the writable alias), so
+ * nothing a thunk reads can be changed through the address native code is given.
+ */
+#define _GNU_SOURCE
+#include "tabguard_native.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum {
+    OFF_CS_START = 20,
+    OFF_COMMIT_END = 42,
+    OFF_ABORT = 60,
+    OFF_STATE_PTR = 64,
+    OFF_TARGET = 72,
+    OFF_REFUSAL_BITS = 80,
+    OFF_RSEQ_CS = 96,
+    RSEQ_SIG_X86 = 0x53053053,
+};
+
+static void put32(unsigned char *p, int32_t v) {
+    memcpy(p, &v, sizeof v);
+}
+
+static void put64(unsigned char *p, uint64_t v) {
+    memcpy(p, &v, sizeof v);
+}
+
+int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
+                   const void *target, uint64_t refusal_bits) {
+    if (cell_writable == NULL || cell_view == NULL || state_cell == NULL || target == NULL
+            || ((uintptr_t) cell_view % TG_THUNK_SIZE) != 0) {
+        return EINVAL;
+    }
+    long rseq_cs_field = tg_rseq_cs_offset();              /* -1: no rseq in this process */
+    unsigned char code[TG_THUNK_SIZE];
+    memset(code, 0xcc, sizeof code);                       /* int3 padding: a jump into the gaps traps */
+    unsigned char *p = code;
+    static const unsigned char endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+    memcpy(p, endbr64, 4); p += 4;                         /* 0 */
+    if (rseq_cs_field >= INT32_MIN && rseq_cs_field <= INT32_MAX && rseq_cs_field != -1) {
+        *p++ = 0x4c; *p++ = 0x8d; *p++ = 0x1d;             /* 4: lea r11, [rip+d] */
+        put32(p, OFF_RSEQ_CS - 11); p += 4;
+        *p++ = 0x64; *p++ = 0x4c; *p++ = 0x89; *p++ = 0x1c; *p++ = 0x25;   /* 11: mov fs:[d32], r11 */
+        put32(p, (int32_t) rseq_cs_field); p += 4;
+    } else {
+        static const unsigned char nop16[] = {             /* 7-byte and 9-byte NOPs (Intel SDM) */
+            0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00,
+            0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
+        memcpy(p, nop16, sizeof nop16); p += sizeof nop16;
+    }
+    *p++ = 0x4c; *p++ = 0x8b; *p++ = 0x1d;                 /* 20: mov r11, [rip+d] */
+    put32(p, OFF_STATE_PTR - 27); p += 4;
+    *p++ = 0x49; *p++ = 0x81; *p++ = 0x3b;                 /* 27: cmp qword [r11], imm32 */
+    put32(p, (int32_t) TG_STATE_OPEN); p += 4;
+    *p++ = 0x75; *p++ = 0x06;                              /* 34: jne 42 (refuse) */
+    *p++ = 0xff; *p++ = 0x25;                              /* 36: jmp [rip+d] (target) */
+    put32(p, OFF_TARGET - 42); p += 4;
+    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 42: mov rax, [rip+d] (refusal bits) */
+    put32(p, OFF_REFUSAL_BITS - 49); p += 4;
+    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x10;    /* 49: jmp [r11+16] (refusal entry) */
+    *p++ = 0x0f; *p++ = 0xb9; *p++ = 0x3d;                 /* 53: ud1 edi, [rip+sig]: never executed */
+    put32(p, RSEQ_SIG_X86); p += 4;
+    *p++ = 0xeb; *p++ = (unsigned char) (0 - (OFF_ABORT + 2));   /* 60: jmp 0 */
+    if (p - code != OFF_ABORT + 2) {
+        return EINVAL;                                     /* unreachable: the layout above is fixed */
+    }
+    uint64_t view = (uint64_t) (uintptr_t) cell_view;
+    put64(code + OFF_STATE_PTR, (uint64_t) (uintptr_t) state_cell);
+    put64(code + OFF_TARGET, (uint64_t) (uintptr_t) target);
+    put64(code + OFF_REFUSAL_BITS, refusal_bits);
+    put64(code + OFF_REFUSAL_BITS + 8, 0);
+    /* struct rseq_cs { __u32 version; __u32 flags; __u64 start_ip; __u64 post_commit_offset; __u64 abort_ip; } */
+    memset(code + OFF_RSEQ_CS, 0, 8);
+    put64(code + OFF_RSEQ_CS + 8, view + OFF_CS_START);
+    put64(code + OFF_RSEQ_CS + 16, OFF_COMMIT_END - OFF_CS_START);
+    put64(code + OFF_RSEQ_CS + 24, view + OFF_ABORT);
+    memcpy(cell_writable, code, sizeof code);
+    return 0;
+}

@@ -1,0 +1,271 @@
+/*
+ * libtabguard's C self-test, run by the native module's build: thunks called from C with every
+ * argument class (registers, stack, struct by value, variadic), refusal, W^X of the two mappings
+ * (faults checked in forked children), no rwx mapping in /proc/self/maps, and the barrier.
+ * Exit 0 only if every check passed; each failure prints one line.
+ */
+#define _GNU_SOURCE
+#include "tabguard_native.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <ucontext.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+    printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+static volatile int target_ran;
+
+static int add3(int a, int b, int c) { target_ran++; return a * 100 + b * 10 + c; }
+static long ten_longs(long a, long b, long c, long d, long e, long f, long g, long h, long i, long j) {
+    target_ran++;
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + 10 * j;
+}
+static double ten_doubles(double a, double b, double c, double d, double e, double f, double g, double h,
+                          double i, double j) {
+    target_ran++;
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + 10 * j;
+}
+typedef struct { long a, b, c; } big_struct;          /* MEMORY class: passed on the stack */
+typedef struct { double x, y; } sse_struct;            /* SSE class: xmm0, xmm1 */
+static long take_big(int k, big_struct s, double w) { target_ran++; return k + s.a * 3 + s.b * 5 + s.c * 7 + (long) w; }
+static double take_sse(sse_struct s, float f) { target_ran++; return s.x * 2 + s.y * 3 + f; }
+static float ret_float(float a, double b) { target_ran++; return a * 2.0f + (float) b; }
+static double sum_variadic(int n, ...) {
+    target_ran++;
+    va_list ap;
+    va_start(ap, n);
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        s += va_arg(ap, double);
+    }
+    va_end(ap);
+    return s;
+}
+
+static tg_dualmap code, states;
+static uint64_t refusals;
+static int next_cell;
+
+static void *thunk_for(const void *target, uint64_t refusal_bits) {
+    int cell = next_cell++;
+    void *view = (char *) code.view + cell * TG_THUNK_SIZE;
+    int rc = tg_thunk_write((char *) code.writable + cell * TG_THUNK_SIZE, view, (tg_state_cell *) states.view,
+                            target, refusal_bits);
+    CHECK(rc == 0, "tg_thunk_write: %d", rc);
+    CHECK(tg_barrier_publish_code() == 0, "publish code");
+    return view;
+}
+
+static void set_state(uint64_t state) {
+    ((volatile tg_state_cell *) states.writable)->state = state;
+    CHECK(tg_barrier_publish_state() == 0, "publish state");
+}
+
+/* Runs `fn` in a forked child; true if the child died of SIGSEGV (or SIGBUS). */
+static int faults_in_child(void (*fn)(void)) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+static void write_view(void) { *(volatile unsigned char *) code.view = 0x90; }
+static void write_state_view(void) { ((volatile tg_state_cell *) states.view)->state = TG_STATE_OPEN; }
+static void exec_writable(void) { ((void (*)(void)) code.writable)(); }
+static void harmless(void) { (void) *(volatile unsigned char *) code.view; }
+
+/*
+ * Revocation against a thread caught between its state load and its jump, made deterministic with a
+ * signal: thread `caller` calls a thunk in a loop; the main thread signals it until the handler sees
+ * it interrupted at the thunk's jne/jmp (offsets 34-41: the state compare already done, OPEN) or at
+ * the rseq abort handler (offset 60: the kernel moved it there). There, on the caller's own stack,
+ * the handler revokes (state word + barrier) and sets `revoked`. A target that starts with `revoked`
+ * set started after revocation returned. With rseq the caller can never be seen at 34-41 and is sent
+ * back to re-read the state: zero late starts. Built without rseq, every round is a late start.
+ */
+static _Atomic int revoked;
+static _Atomic long late_starts, hits_window, hits_abort, window_calls;
+static _Atomic int stop_caller;
+static uintptr_t window_cell;
+static int window_target(int x) {
+    if (atomic_load(&revoked)) atomic_fetch_add(&late_starts, 1);
+    return x + 1;
+}
+static void on_signal(int sig, siginfo_t *info, void *context) {
+    (void) sig; (void) info;
+    uintptr_t rip = (uintptr_t) ((ucontext_t *) context)->uc_mcontext.gregs[REG_RIP];
+    int in_window = rip >= window_cell + 34 && rip < window_cell + 42;
+    int at_abort = rip == window_cell + 60;
+    if ((in_window || at_abort) && !atomic_load(&revoked)) {
+        ((volatile tg_state_cell *) states.writable)[1].state = 0;
+        tg_barrier_publish_state();
+        atomic_store(&revoked, 1);
+        atomic_fetch_add(in_window ? &hits_window : &hits_abort, 1);
+    }
+}
+static void *call_in_loop(void *fn) {
+    int (*thunk)(int) = (int (*)(int)) fn;
+    while (!atomic_load_explicit(&stop_caller, memory_order_relaxed)) {
+        for (int i = 0; i < 16; i++) {            /* mostly inside the thunk, so most signals land there */
+            int r = thunk(41);
+            if (r != 42 && r != -7) atomic_fetch_add(&late_starts, 1000000);   /* a wrong result: clobbered */
+        }
+        atomic_fetch_add_explicit(&window_calls, 16, memory_order_relaxed);
+    }
+    return NULL;
+}
+static void check_revocation_window(void) {
+    tg_state_cell *cell = &((tg_state_cell *) states.writable)[1];
+    cell->refusals = &refusals;
+    cell->refusal_entry = tg_refusal_entry();
+    cell->state = TG_STATE_OPEN;
+    int c = next_cell++;
+    window_cell = (uintptr_t) code.view + (uintptr_t) c * TG_THUNK_SIZE;
+    CHECK(tg_thunk_write((char *) code.writable + c * TG_THUNK_SIZE, (void *) window_cell, cell,
+                         (void *) window_target, (uint64_t) (int64_t) -7) == 0, "window thunk");
+    tg_barrier_publish_code();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t caller;
+    pthread_create(&caller, NULL, call_in_loop, (void *) window_cell);
+    const int rounds = 8;
+    time_t deadline = time(NULL) + 60;
+    for (int round = 0; round < rounds && time(NULL) < deadline; round++) {
+        while (!atomic_load(&revoked) && time(NULL) < deadline) {
+            pthread_kill(caller, SIGUSR1);
+            for (volatile int spin = 0; spin < 200; spin++) {}
+        }
+        long calls = atomic_load(&window_calls);
+        while (atomic_load(&window_calls) < calls + 10 && time(NULL) < deadline) {}   /* it runs on, refused */
+        atomic_store(&revoked, 0);                                                     /* the next round: reopen */
+        cell->state = TG_STATE_OPEN;
+        tg_barrier_publish_state();
+    }
+    atomic_store(&stop_caller, 1);
+    pthread_join(caller, NULL);
+    long window = atomic_load(&hits_window), aborted = atomic_load(&hits_abort), late = atomic_load(&late_starts);
+    printf("revocation window: %ld rounds caught between load and jump, %ld at the rseq abort, %ld late starts\n",
+           window, aborted, late);
+    CHECK(window + aborted == rounds, "only %ld of %d rounds caught the caller in the window", window + aborted, rounds);
+    if (tg_rseq_cs_offset() != -1) {
+        CHECK(window == 0, "with rseq a thread was seen between its state load and its jump %ld times", window);
+        CHECK(late == 0, "with rseq a target started after revocation %ld times", late);
+    } else {
+        CHECK(late == window && late == rounds, "without rseq each caught round must start late: %ld of %d", late, rounds);
+    }
+}
+
+static void check_maps(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    CHECK(maps != NULL, "open /proc/self/maps");
+    if (maps == NULL) return;
+    char line[512];
+    int rwx = 0, view_rx = 0, writable_rw = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long lo, hi;
+        char perms[8] = {0};
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+        if (perms[0] == 'r' && perms[1] == 'w' && perms[2] == 'x') { rwx++; printf("rwx mapping: %s", line); }
+        if (lo == (unsigned long) code.view) view_rx = strncmp(perms, "r-xs", 4) == 0;
+        if (lo == (unsigned long) code.writable) writable_rw = strncmp(perms, "rw-s", 4) == 0;
+    }
+    fclose(maps);
+    CHECK(rwx == 0, "%d rwx mappings", rwx);
+    CHECK(view_rx, "the thunk view is not r-xs");
+    CHECK(writable_rw, "the writable alias is not rw-s");
+}
+
+int main(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(tg_dualmap_create((uint64_t) page, 1, &code) == 0, "code mapping");
+    CHECK(tg_dualmap_create((uint64_t) page, 0, &states) == 0, "state mapping");
+    CHECK(tg_dualmap_create(100, 1, &(tg_dualmap){0}) == EINVAL, "a size that is no page multiple is refused");
+    if (failures) return 1;
+    CHECK(tg_barrier_init() >= TG_BARRIER_FENCE, "barrier init");
+    tg_state_cell *cell = states.writable;
+    cell->refusals = &refusals;
+    cell->refusal_entry = tg_refusal_entry();
+    set_state(TG_STATE_OPEN);
+
+    int (*t_add3)(int, int, int) = thunk_for((void *) add3, (uint64_t) (int64_t) -7);
+    long (*t_ten_longs)(long, long, long, long, long, long, long, long, long, long) = thunk_for((void *) ten_longs, 0);
+    double (*t_ten_doubles)(double, double, double, double, double, double, double, double, double, double) =
+            thunk_for((void *) ten_doubles, 0);
+    long (*t_big)(int, big_struct, double) = thunk_for((void *) take_big, 0);
+    double (*t_sse)(sse_struct, float) = thunk_for((void *) take_sse, 0);
+    double minus_half = -0.5;
+    uint64_t minus_half_bits;
+    memcpy(&minus_half_bits, &minus_half, 8);
+    double (*t_variadic)(int, ...) = thunk_for((void *) sum_variadic, minus_half_bits);
+    float minus_two = -2.0f;
+    uint32_t minus_two_bits;
+    memcpy(&minus_two_bits, &minus_two, 4);
+    float (*t_float)(float, double) = thunk_for((void *) ret_float, minus_two_bits);
+
+    /* OPEN: every shape reaches its target with the same result as a direct call */
+    CHECK(t_add3(1, 2, 3) == add3(1, 2, 3), "add3");
+    CHECK(t_ten_longs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) == ten_longs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), "stack-passed longs");
+    CHECK(t_ten_doubles(.5, 1, 2, 3, 4, 5, 6, 7, 8, 9.25) == ten_doubles(.5, 1, 2, 3, 4, 5, 6, 7, 8, 9.25), "stack-passed doubles");
+    big_struct big = {11, 13, 17};
+    CHECK(t_big(3, big, 2.0) == take_big(3, big, 2.0), "struct by value on the stack");
+    sse_struct sse = {1.5, -2.25};
+    CHECK(t_sse(sse, 0.125f) == take_sse(sse, 0.125f), "struct by value in xmm registers");
+    CHECK(t_variadic(3, 1.0, 2.0, 4.5) == 7.5, "variadic (al preserved)");
+    CHECK(t_float(1.5f, 0.25) == ret_float(1.5f, 0.25), "float return");
+    CHECK(refusals == 0, "no refusal while OPEN");
+
+    /* not OPEN: the refusal value of each shape, the target never runs, each refusal counted */
+    for (uint64_t closed = 0; closed < 3; closed++) {
+        set_state(closed == 0 ? 0 : closed == 1 ? UINT64_C(0x44455645) : ~TG_STATE_OPEN);
+        target_ran = 0;
+        uint64_t before = refusals;
+        CHECK(t_add3(1, 2, 3) == -7, "add3 refused");
+        CHECK(t_ten_longs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) == 0, "longs refused");
+        CHECK(t_big(3, big, 2.0) == 0, "struct refused");
+        CHECK(t_variadic(2, 1.0, 2.0) == -0.5, "double refusal value");
+        CHECK(t_float(1.5f, 0.25) == -2.0f, "float refusal value");
+        CHECK(target_ran == 0, "a refused target ran %d times", target_ran);
+        CHECK(refusals == before + 5, "refusals counted: %llu", (unsigned long long) (refusals - before));
+    }
+    set_state(TG_STATE_OPEN);
+    CHECK(t_add3(4, 5, 6) == 456 && target_ran == 1, "reopened (test only: the registry never reopens)");
+
+    check_revocation_window();
+
+    /* W^X: neither mapping is writable and executable; the views cannot be made writable */
+    check_maps();
+    CHECK(faults_in_child(write_view), "a write to the thunk view did not fault");
+    CHECK(faults_in_child(write_state_view), "a write to the state view did not fault");
+    CHECK(faults_in_child(exec_writable), "executing the writable alias did not fault");
+    CHECK(!faults_in_child(harmless), "the fork helper reports faults that did not happen");
+    errno = 0;
+    CHECK(mprotect(code.view, (size_t) page, PROT_READ | PROT_WRITE | PROT_EXEC) != 0 && errno == EACCES,
+          "mprotect(view, RWX) was not refused with EACCES (errno %d)", errno);
+    CHECK(mprotect(states.view, (size_t) page, PROT_READ | PROT_WRITE) != 0, "mprotect(state view, RW) succeeded");
+
+    if (failures) {
+        printf("tg_selftest: %d checks failed\n", failures);
+        return 1;
+    }
+    printf("tg_selftest: all checks passed (barrier mode %d)\n", tg_barrier_init());
+    return 0;
+}
