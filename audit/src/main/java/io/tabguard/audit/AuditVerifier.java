@@ -82,7 +82,7 @@ public final class AuditVerifier {
     /** The command line's entry: {@code progress} is told the bytes read so far after each chunk. */
     static VerificationReport verify(Path log, Path verificationKey, Path sinceCheckpoint, LongConsumer progress)
             throws IOException {
-        Objects.requireNonNull(log, "log");
+        KeyFiles.requireRegularFile(Objects.requireNonNull(log, "log"), "log file");
         NoteKey key = KeyFiles.readPublic(Objects.requireNonNull(verificationKey, "verificationKey"));
         Checkpoint since = sinceCheckpoint == null ? null : readCheckpoint(sinceCheckpoint, key);
         return LogScanner.scanFile(log, key, false, since, progress).report();

@@ -50,6 +50,7 @@ public final class LogScanner {
     private String lastCheckpointCoveredType;
     private long firstUncoveredLine = -1;
     private UnsealedRange statementDue;  // the range a LOG_UNSEALED right after this LOG_OPENED must state
+    private byte[] statementDueHash;     // and the hash of its last record
     private final List<UnsealedRange> unsealed = new ArrayList<>();
     private long lines;
     private long goodBytes;
@@ -253,7 +254,7 @@ public final class LogScanner {
                 return fail(Reason.OUT_OF_PLACE, records, lines,
                         "a LOG_UNSEALED record that does not follow a LOG_OPENED with unsealed records before it");
             }
-            String expected = LogRecord.unsealedDetail(due.firstSeq(), due.lastSeq(), r.prev());
+            String expected = LogRecord.unsealedDetail(due.firstSeq(), due.lastSeq(), statementDueHash);
             if (!expected.equals(r.detail())) {
                 return fail(Reason.OUT_OF_PLACE, records, lines,
                         "the LOG_UNSEALED record misstates the unsealed range: expected \"" + expected + "\"");
@@ -263,6 +264,7 @@ public final class LogScanner {
             UnsealedRange u = new UnsealedRange(lastCheckpointSize, records - 1, firstUncoveredLine);
             unsealed.add(u);
             statementDue = u;
+            statementDueHash = r.prev();
         }
         if (records == lastCheckpointSize) {
             firstUncoveredLine = lines;
