@@ -113,7 +113,7 @@ public final class KeyFiles {
     }
 
     /**
-     * The ASCII content of a small regular file, read with a bound: a directory, a device such as
+     * The UTF-8 content of a small regular file, read with a bound: a directory, a device such as
      * {@code /dev/zero}, a FIFO or a file over {@value #MAX_KEY_FILE} bytes is refused, never read
      * to its end.
      */
@@ -126,12 +126,11 @@ public final class KeyFiles {
         if (b.length > MAX_KEY_FILE) {
             throw new IOException(file + " is longer than " + MAX_KEY_FILE + " bytes: not a " + what);
         }
-        for (byte c : b) {
-            if (c < 0) {
-                throw new IOException(file + " has a non-ASCII byte: not a " + what);
-            }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(b)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IOException(file + " is not UTF-8 text: not a " + what);
         }
-        return new String(b, StandardCharsets.US_ASCII);
     }
 
     /**
