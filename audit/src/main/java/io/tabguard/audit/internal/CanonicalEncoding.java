@@ -67,8 +67,18 @@ public final class CanonicalEncoding {
         return sha256().digest(encode(r));
     }
 
-    /** A fresh SHA-256 digest. */
+    private static final MessageDigest SHA256_PROTOTYPE = newSha256();
+
+    /** A fresh SHA-256 digest (a clone of a prototype: a provider look-up per hash costs more than the hash). */
     public static MessageDigest sha256() {
+        try {
+            return (MessageDigest) SHA256_PROTOTYPE.clone();
+        } catch (CloneNotSupportedException e) {
+            return newSha256();
+        }
+    }
+
+    private static MessageDigest newSha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {

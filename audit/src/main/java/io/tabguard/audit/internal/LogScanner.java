@@ -140,13 +140,17 @@ public final class LogScanner {
         long bufOffset = 0;            // file offset of buf[0]
         boolean eof = false;
         long skipped = 0;              // bytes of the current line dropped because it is too long
+        int ascii = 0;                 // OR of the current line's bytes scanned so far: negative if one is not ASCII
+        int scanned = start;           // bytes of the current line scanned for its newline
         while (true) {
             int nl = -1;
-            for (int i = start; i < end; i++) {
-                if (buf[i] == '\n') {
+            for (int i = scanned; i < end; i++) {
+                byte c = buf[i];
+                if (c == '\n') {
                     nl = i;
                     break;
                 }
+                ascii |= c;
             }
             if (nl < 0) {
                 if (eof) {
@@ -167,6 +171,7 @@ public final class LogScanner {
                     end -= start;
                     start = 0;
                 }
+                scanned = end;
                 int n = in.read(buf, end, buf.length - end);
                 if (n < 0) {
                     eof = true;
@@ -183,28 +188,22 @@ public final class LogScanner {
             boolean ok;
             if (skipped > 0 || len > LogFormat.MAX_LINE) {
                 ok = fail(Reason.MALFORMED, records, lines, "line too long");
-            } else if (!isAscii(buf, start, nl)) {
+            } else if (ascii < 0) {
                 ok = fail(Reason.MALFORMED, records, lines, "line has a non-ASCII byte");
             } else {
-                ok = check(new String(buf, start, len, StandardCharsets.ISO_8859_1));
+                LogRecord fast = LogFormat.parseCanonicalRecord(buf, start, nl);
+                ok = fast != null ? checkRecord(fast) : check(new String(buf, start, len, StandardCharsets.ISO_8859_1));
             }
             skipped = 0;
+            ascii = 0;
             start = nl + 1;
+            scanned = start;
             if (!ok) {
                 totalBytes = bufOffset + start;
                 return;
             }
             goodBytes = bufOffset + start;
         }
-    }
-
-    private static boolean isAscii(byte[] b, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (b[i] < 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** The last line has no newline: what a crash in the middle of a write leaves. */
