@@ -14,15 +14,17 @@ import java.util.Optional;
  *
  * @param auditLog  the audit log file, or empty for the default place (see the README)
  * @param auditSink a sink the caller owns and closes, which takes precedence over {@code auditLog}
+ * @param auditKeyFile the audit log's signing key file, or empty for {@code <log>.key} beside the log
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
-                              Optional<AuditSink> auditSink, List<String> allowedLibraries) {
+                              Optional<AuditSink> auditSink, List<String> allowedLibraries, Optional<Path> auditKeyFile) {
 
     public RegistryOptions {
         Objects.requireNonNull(refusalPolicy);
         Objects.requireNonNull(checkMode);
         Objects.requireNonNull(auditLog);
         Objects.requireNonNull(auditSink);
+        Objects.requireNonNull(auditKeyFile);
         allowedLibraries = List.copyOf(allowedLibraries);
     }
 
@@ -40,6 +42,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private CheckMode checkMode = CheckMode.FAST;
         private Path auditLog;
         private AuditSink auditSink;
+        private Path auditKeyFile;
         private final List<String> allowedLibraries = new ArrayList<>();
 
         private Builder() {}
@@ -59,6 +62,16 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
             return this;
         }
 
+        /**
+         * Keeps the audit log's signing key in {@code file} (created there on first use, mode 600)
+         * rather than beside the log, so that whoever can write the log's folder does not also hold
+         * the key that signs it. Ignored with {@link #auditSink}.
+         */
+        public Builder auditKeyFile(Path file) {
+            this.auditKeyFile = Objects.requireNonNull(file);
+            return this;
+        }
+
         /** Events go to {@code sink}, which the caller keeps owning (the registry does not close it). */
         public Builder auditSink(AuditSink sink) {
             this.auditSink = Objects.requireNonNull(sink);
@@ -73,7 +86,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
 
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
-                    Optional.ofNullable(auditSink), allowedLibraries);
+                    Optional.ofNullable(auditSink), allowedLibraries, Optional.ofNullable(auditKeyFile));
         }
     }
 }
