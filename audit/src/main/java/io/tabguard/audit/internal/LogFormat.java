@@ -165,38 +165,38 @@ public final class LogFormat {
     public static LogRecord parseCanonicalRecord(byte[] b, int from, int to) {
         FastReader f = new FastReader(b, from, to);
         try {
-            f.literal("{\"seq\":");
+            f.literal(OPEN_SEQ);
             long seq = f.number();
-            f.literal(",\"time\":");
+            f.literal(BEFORE_TIME);
             int timeAt = f.i;
             String time = f.string();
-            f.literal(",\"type\":");
+            f.literal(BEFORE_TYPE);
             String type = f.string();
-            f.literal(",\"serial\":");
+            f.literal(BEFORE_SERIAL);
             long serial = f.number();
-            f.literal(",\"schema\":");
+            f.literal(BEFORE_SCHEMA);
             String schema = f.optString();
-            f.literal(",\"schemaId\":\"");
+            f.literal(BEFORE_SCHEMA_ID);
             long schemaId = f.hexLong();
-            f.literal("\",\"violation\":");
+            f.literal(BEFORE_VIOLATION);
             String violation = f.optString();
-            f.literal(",\"offset\":");
+            f.literal(BEFORE_OFFSET);
             long offset = f.number();
-            f.literal(",\"detail\":");
+            f.literal(BEFORE_DETAIL);
             String detail = f.optString();
-            f.literal(",\"count\":");
+            f.literal(BEFORE_COUNT);
             long count = f.number();
-            f.literal(",\"firstTime\":");
+            f.literal(BEFORE_FIRST_TIME);
             int firstAt = f.i;
             String firstTime = f.optString();
-            f.literal(",\"lastTime\":");
+            f.literal(BEFORE_LAST_TIME);
             int lastAt = f.i;
             String lastTime = f.optString();
-            f.literal(",\"prev\":\"");
+            f.literal(BEFORE_PREV);
             byte[] prev = f.hash();
-            f.literal("\",\"hash\":\"");
+            f.literal(BEFORE_HASH);
             byte[] hash = f.hash();
-            f.literal("\"}");
+            f.literal(CLOSE);
             if (f.i != to || time == null || type == null || !canonicalInstant(b, timeAt, time)
                     || (firstTime != null && !canonicalInstant(b, firstAt, firstTime))
                     || (lastTime != null && !canonicalInstant(b, lastAt, lastTime))
@@ -240,32 +240,55 @@ public final class LogFormat {
                 || (n > 20 && b[o + 19] != '.')) {
             return false;
         }
-        for (int i = 0; i < n - 1; i++) {
-            if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19 && (b[o + i] < '0' || b[o + i] > '9')) {
-                return false;
-            }
-        }
-        int year = digits(b, o, 4);
-        int month = digits(b, o + 5, 2);
-        int day = digits(b, o + 8, 2);
-        if (month < 1 || month > 12 || day < 1) {
+        int year = two(b, o) * 100 + two(b, o + 2);
+        int month = two(b, o + 5);
+        int day = two(b, o + 8);
+        int hour = two(b, o + 11);
+        int minute = two(b, o + 14);
+        int second = two(b, o + 17);
+        if ((year | month | day | hour | minute | second) < 0 || month < 1 || month > 12 || day < 1
+                || hour > 23 || minute > 59 || second > 59) {
             return false;
         }
         boolean leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        int days = month == 2 && leap ? 29 : DAYS[month - 1];
-        if (day > days || digits(b, o + 11, 2) > 23 || digits(b, o + 14, 2) > 59 || digits(b, o + 17, 2) > 59) {
+        if (day > (month == 2 && leap ? 29 : DAYS[month - 1])) {
             return false;
+        }
+        for (int i = o + 20; i < o + n - 1; i++) {
+            if (b[i] < '0' || b[i] > '9') {
+                return false;
+            }
         }
         // Instant.toString never ends a fraction in 000
         return n == 20 || !(b[o + n - 4] == '0' && b[o + n - 3] == '0' && b[o + n - 2] == '0');
     }
 
-    private static int digits(byte[] b, int from, int count) {
-        int v = 0;
-        for (int i = from; i < from + count; i++) {
-            v = v * 10 + (b[i] - '0');
-        }
-        return v;
+    /** The two decimal digits at {@code b[i]}, or -1. */
+    private static int two(byte[] b, int i) {
+        int h = b[i] - '0';
+        int l = b[i + 1] - '0';
+        return (h | l | (9 - h) | (9 - l)) < 0 ? -1 : h * 10 + l;
+    }
+
+    // The fixed parts of a canonical record line, in order.
+    private static final byte[] OPEN_SEQ = ascii("{\"seq\":");
+    private static final byte[] BEFORE_TIME = ascii(",\"time\":");
+    private static final byte[] BEFORE_TYPE = ascii(",\"type\":");
+    private static final byte[] BEFORE_SERIAL = ascii(",\"serial\":");
+    private static final byte[] BEFORE_SCHEMA = ascii(",\"schema\":");
+    private static final byte[] BEFORE_SCHEMA_ID = ascii(",\"schemaId\":\"");
+    private static final byte[] BEFORE_VIOLATION = ascii("\",\"violation\":");
+    private static final byte[] BEFORE_OFFSET = ascii(",\"offset\":");
+    private static final byte[] BEFORE_DETAIL = ascii(",\"detail\":");
+    private static final byte[] BEFORE_COUNT = ascii(",\"count\":");
+    private static final byte[] BEFORE_FIRST_TIME = ascii(",\"firstTime\":");
+    private static final byte[] BEFORE_LAST_TIME = ascii(",\"lastTime\":");
+    private static final byte[] BEFORE_PREV = ascii(",\"prev\":\"");
+    private static final byte[] BEFORE_HASH = ascii("\",\"hash\":\"");
+    private static final byte[] CLOSE = ascii("\"}");
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
     /** The strict reader behind {@link #parseCanonicalRecord}; any deviation throws. */
@@ -284,13 +307,13 @@ public final class LogFormat {
             return new LogFormatException("not canonical");
         }
 
-        void literal(String lit) throws LogFormatException {
-            int n = lit.length();
+        void literal(byte[] lit) throws LogFormatException {
+            int n = lit.length;
             if (i + n > end) {
                 throw deviation();
             }
-            for (int k = 0; k < n; k++) {
-                if (b[i + k] != lit.charAt(k)) {
+            for (int k = 0; k < n; k++) { // a plain loop: Arrays.equals costs more than it saves on ~10 bytes
+                if (b[i + k] != lit[k]) {
                     throw deviation();
                 }
             }
