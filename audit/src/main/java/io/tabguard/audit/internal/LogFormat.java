@@ -240,16 +240,18 @@ public final class LogFormat {
                 || (n > 20 && b[o + 19] != '.')) {
             return false;
         }
-        int year = two(b, o) * 100 + two(b, o + 2);
+        int century = two(b, o);
+        int yearOfCentury = two(b, o + 2);
         int month = two(b, o + 5);
         int day = two(b, o + 8);
         int hour = two(b, o + 11);
         int minute = two(b, o + 14);
         int second = two(b, o + 17);
-        if ((year | month | day | hour | minute | second) < 0 || month < 1 || month > 12 || day < 1
+        if ((century | yearOfCentury | month | day | hour | minute | second) < 0 || month < 1 || month > 12 || day < 1
                 || hour > 23 || minute > 59 || second > 59) {
             return false;
         }
+        int year = century * 100 + yearOfCentury;
         boolean leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         if (day > (month == 2 && leap ? 29 : DAYS[month - 1])) {
             return false;
