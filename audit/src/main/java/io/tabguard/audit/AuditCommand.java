@@ -103,7 +103,7 @@ public final class AuditCommand {
         VerificationReport report;
         try {
             report = AuditVerifier.verify(logPath, keyPath, since == null ? null : Path.of(since),
-                    progress ? new Progress(logPath, err) : null);
+                    progress ? new Progress(logPath, err, PROGRESS_SECONDS * 1_000_000_000L) : null);
         } catch (NoSuchFileException e) {
             err.println("audit verify: " + e.getFile() + ": " + (e.getReason() != null ? e.getReason() : "no such file")
                     + (key == null && e.getFile().equals(keyPath.toString()) ? " (give a key with --key PUB)" : ""));
@@ -125,16 +125,19 @@ public final class AuditCommand {
     }
 
     /** Prints how far a verification got, at most once every {@value #PROGRESS_SECONDS} seconds. */
-    private static final class Progress implements LongConsumer {
+    static final class Progress implements LongConsumer {
         private final Path log;
         private final PrintStream err;
         private final long total;
+        private final long intervalNanos;
         private final long start = System.nanoTime();
-        private long next = start + PROGRESS_SECONDS * 1_000_000_000L;
+        private long next;
 
-        Progress(Path log, PrintStream err) {
+        Progress(Path log, PrintStream err, long intervalNanos) {
             this.log = log;
             this.err = err;
+            this.intervalNanos = intervalNanos;
+            this.next = start + intervalNanos;
             long size;
             try {
                 size = java.nio.file.Files.size(log);
@@ -150,7 +153,7 @@ public final class AuditCommand {
             if (now < next) {
                 return;
             }
-            next = now + PROGRESS_SECONDS * 1_000_000_000L;
+            next = now + intervalNanos;
             double sec = (now - start) / 1e9;
             err.printf("audit verify: %s: %d of %d MB (%.0f%%), %.0f MB/s%n", log, bytes >> 20, Math.max(total, 0) >> 20,
                     total > 0 ? 100.0 * bytes / total : 0.0, sec > 0 ? bytes / 1e6 / sec : 0.0);
