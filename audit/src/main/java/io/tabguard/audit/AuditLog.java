@@ -11,7 +11,6 @@ import io.tabguard.audit.internal.NoteKey;
 import io.tabguard.audit.internal.OperatorLog;
 import io.tabguard.audit.internal.Text;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -27,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -36,8 +36,9 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The append-only, hash-chained, signed audit log: one JSON line per security event, and a signed
- * C2SP checkpoint line every {@link Options#checkpointEvery()} records and on {@link #close()}. The
- * format is described in {@code audit/README-audit.md}; {@link AuditVerifier} checks a log.
+ * C2SP checkpoint line every {@link Options#checkpointEvery()} records and on {@link #close()}, each
+ * committing to the checkpoint before it. The format (v2) is described in the "Audit log" section of
+ * the project's {@code README.md}; {@link AuditVerifier} checks a log.
  *
  * <p><b>Threads.</b> Thread-safe. {@link #record} may be called from any thread, including native
  * upcall threads, concurrently with {@link #flush} and {@link #close}. One daemon thread,
@@ -64,19 +65,25 @@ import java.util.concurrent.locks.LockSupport;
  * written, and forced to storage unless {@link FsyncPolicy#NEVER}. {@link #close()} does the same,
  * writes a {@code LOG_CLOSED} record and a final checkpoint, and stops the writer.
  *
- * <p><b>Files.</b> Beside the log: {@code <log>.key}, the Ed25519 signing key (created on first open,
- * mode 600 where POSIX permissions exist), and {@code <log>.pub}, the verification key, which is all a
- * verifier needs. The log is locked while open.
+ * <p><b>Files.</b> {@code <log>.key} beside the log, or the file given by {@link Options#withKeyFile},
+ * holds the Ed25519 signing key (created on first open, mode 600 where POSIX permissions exist);
+ * {@code <log>.pub} beside the log, the verification key, is all a verifier needs; it is written only
+ * once the log has been accepted. The log is locked while open.
  *
- * <p><b>Crash recovery.</b> {@link #open} reads and checks the existing log. A bad last line (no
- * newline, unparsable, bad hash or chain, bad signature) is a torn tail: its bytes are moved to
+ * <p><b>Crash recovery.</b> {@link #open} reads and checks the existing log. A last line without its
+ * newline is a torn tail (what a crash in the middle of a write leaves): its bytes are moved to
  * {@code <log>.torn-<n>}, a WARNING is logged and a {@code LOG_TORN_TAIL} record names the side file;
- * new records chain onto the last good record. Records of a session that ended without a final
- * checkpoint are signed by the next checkpoint, and the {@code LOG_OPENED} record says so.
+ * new records chain onto the last good record. Records that no checkpoint covers (a session that
+ * ended without its final checkpoint) are never passed off as sealed: {@code LOG_OPENED} is followed by
+ * a {@code LOG_UNSEALED} record naming their range and the last one's hash, and the verifier reports
+ * the log as {@link VerificationReport.Verdict#UNSEALED} from then on.
  *
- * <p><b>Refuses</b> (in {@link #open}, with an {@link IOException}): a log that is bad before its last
- * line, a log with content but no signing key, a {@code .pub} that does not match the {@code .key},
- * and a log already open (locked) by this or another process.
+ * <p><b>Refuses</b> (in {@link #open}, with an {@link IOException}): a log that does not verify
+ * except for a torn last line (a complete bad line, a checkpoint whose root or predecessor does not
+ * match, a record after {@code LOG_CLOSED} are evidence, never set aside), a log path that is a
+ * directory, device or FIFO, a log with content but no signing key, a key file that is not a small
+ * regular file holding a signer key, a {@code .pub} that does not match the key, and a log already
+ * open (locked) by this or another process. A refused open writes no {@code .pub}.
  */
 public final class AuditLog implements AuditSink {
 
@@ -101,9 +108,10 @@ public final class AuditLog implements AuditSink {
      * @param queueCapacity   events that can wait for the writer before coalescing starts (default 8192)
      * @param synchronous     whether {@code record()} waits for its record to be written (default true)
      * @param syncTimeout     longest a synchronous {@code record()} waits (default 2 s)
+     * @param keyFile         where the signing key is kept (default empty: {@code <log>.key} beside the log)
      */
     public record Options(int checkpointEvery, FsyncPolicy fsync, int queueCapacity, boolean synchronous,
-                          Duration syncTimeout) {
+                          Duration syncTimeout, Optional<Path> keyFile) {
         /** Validates. */
         public Options {
             if (checkpointEvery < 1) {
@@ -117,15 +125,26 @@ public final class AuditLog implements AuditSink {
             if (syncTimeout.isNegative()) {
                 throw new IllegalArgumentException("syncTimeout must not be negative");
             }
+            Objects.requireNonNull(keyFile, "keyFile");
         }
 
         /**
-         * 256, EVERY_CHECKPOINT, 8192, synchronous, 2 s.
+         * 256, EVERY_CHECKPOINT, 8192, synchronous, 2 s, the key beside the log.
          *
          * @return the default options
          */
         public static Options defaults() {
-            return new Options(256, FsyncPolicy.EVERY_CHECKPOINT, 8192, true, Duration.ofSeconds(2));
+            return new Options(256, FsyncPolicy.EVERY_CHECKPOINT, 8192, true, Duration.ofSeconds(2), Optional.empty());
+        }
+
+        /**
+         * A copy that keeps the signing key in {@code file} instead of {@code <log>.key}, for example
+         * on another volume or in a directory only the writer can read: whoever can write the log's
+         * folder then does not also hold the key. Created there (mode 600) on first open.
+         */
+        public Options withKeyFile(Path file) {
+            return new Options(checkpointEvery, fsync, queueCapacity, synchronous, syncTimeout,
+                    Optional.of(file.toAbsolutePath().normalize()));
         }
 
         /**
@@ -135,7 +154,7 @@ public final class AuditLog implements AuditSink {
          * @return the copy
          */
         public Options withCheckpointEvery(int n) {
-            return new Options(n, fsync, queueCapacity, synchronous, syncTimeout);
+            return new Options(n, fsync, queueCapacity, synchronous, syncTimeout, keyFile);
         }
 
         /**
@@ -145,7 +164,7 @@ public final class AuditLog implements AuditSink {
          * @return the copy
          */
         public Options withFsync(FsyncPolicy policy) {
-            return new Options(checkpointEvery, policy, queueCapacity, synchronous, syncTimeout);
+            return new Options(checkpointEvery, policy, queueCapacity, synchronous, syncTimeout, keyFile);
         }
 
         /**
@@ -155,7 +174,7 @@ public final class AuditLog implements AuditSink {
          * @return the copy
          */
         public Options withQueueCapacity(int capacity) {
-            return new Options(checkpointEvery, fsync, capacity, synchronous, syncTimeout);
+            return new Options(checkpointEvery, fsync, capacity, synchronous, syncTimeout, keyFile);
         }
 
         /**
@@ -165,7 +184,7 @@ public final class AuditLog implements AuditSink {
          * @return the copy
          */
         public Options withSynchronous(boolean sync) {
-            return new Options(checkpointEvery, fsync, queueCapacity, sync, syncTimeout);
+            return new Options(checkpointEvery, fsync, queueCapacity, sync, syncTimeout, keyFile);
         }
 
         /**
@@ -175,7 +194,7 @@ public final class AuditLog implements AuditSink {
          * @return the copy
          */
         public Options withSyncTimeout(Duration timeout) {
-            return new Options(checkpointEvery, fsync, queueCapacity, synchronous, timeout);
+            return new Options(checkpointEvery, fsync, queueCapacity, synchronous, timeout, keyFile);
         }
     }
 
@@ -203,6 +222,8 @@ public final class AuditLog implements AuditSink {
     private Merkle.Frontier frontier;
     private long sinceCheckpoint;
     private long goodSize;
+    private long lastCheckpointSize;     // the predecessor the next checkpoint commits to
+    private byte[] lastCheckpointRoot;
 
     private AuditLog(Path path, Options options, NoteKey key, FileChannel channel, FileLock lock, LogScanner scan) {
         this.path = path;
@@ -215,6 +236,8 @@ public final class AuditLog implements AuditSink {
         this.prevHash = scan.lastHash();
         this.frontier = scan.frontier();
         this.sinceCheckpoint = scan.records() - scan.lastCheckpointSize();
+        this.lastCheckpointSize = scan.lastCheckpointSize();
+        this.lastCheckpointRoot = scan.lastCheckpointRoot();
         this.goodSize = scan.goodBytes();
         this.writer = new Thread(this::writerLoop, "tabguard-audit-writer");
         this.writer.setDaemon(true);
@@ -246,7 +269,11 @@ public final class AuditLog implements AuditSink {
         Objects.requireNonNull(options, "options");
         Path log = logFile.toAbsolutePath().normalize();
         Files.createDirectories(log.getParent());
-        NoteKey key = KeyFiles.loadOrCreate(log, new SecureRandom());
+        if (Files.exists(log)) {
+            KeyFiles.requireRegularFile(log, "log file"); // never lock, scan or append to a device or FIFO
+        }
+        Path keyFile = options.keyFile().orElse(KeyFiles.keyPath(log));
+        NoteKey key = KeyFiles.loadOrCreate(log, keyFile, new SecureRandom());
         FileChannel ch = FileChannel.open(log, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         FileLock lock = null;
@@ -259,16 +286,14 @@ public final class AuditLog implements AuditSink {
             if (lock == null) {
                 throw new IOException(log + " is already open (locked) by another AuditLog");
             }
-            LogScanner scan;
-            try (InputStream in = Files.newInputStream(log)) {
-                scan = LogScanner.scan(in, key, false);
-            }
-            if (scan.failed() && !scan.failureOnLastLine()) {
+            LogScanner scan = LogScanner.scanFile(log, key, false, null, null);
+            if (scan.failed() && !scan.tornTail()) {
                 VerificationReport r = scan.report();
                 throw new IOException(log + " does not verify: " + r.reason() + " at record seq " + r.firstBadSeq()
                         + " (line " + r.firstBadLine() + "): " + r.message()
                         + "; refusing to append to it (keep it as evidence and start a new log)");
             }
+            KeyFiles.writePublicIfAbsent(log, key);
             String tornNote = null;
             if (scan.failed()) {
                 tornNote = setTornTailAside(log, ch, scan);
@@ -338,6 +363,13 @@ public final class AuditLog implements AuditSink {
         String now = Instant.now().toString();
         appendRecord(out, LogRecord.create(nextSeq, now, LogRecord.LOG_OPENED, 0, null, 0, null, -1,
                 Text.clean(opened, SecurityEvent.MAX_DETAIL), 1, null, null, prevHash), false);
+        if (scan.lastCheckpointSize() < scan.records()) {
+            // The records a crashed (or tampered-with) session left without a checkpoint: the next
+            // checkpoint will cover them, but the log says here, forever, that their own session never did.
+            String detail = LogRecord.unsealedDetail(scan.lastCheckpointSize(), scan.records() - 1, scan.lastHash());
+            appendRecord(out, LogRecord.create(nextSeq, now, LogRecord.LOG_UNSEALED, 0, null, 0, null, -1, detail, 1,
+                    null, null, prevHash), false);
+        }
         if (tornNote != null) {
             appendRecord(out, LogRecord.create(nextSeq, now, LogRecord.LOG_TORN_TAIL, 0, null, 0, null, -1,
                     Text.clean(tornNote, SecurityEvent.MAX_DETAIL), 1, null, null, prevHash), false);
@@ -606,6 +638,8 @@ public final class AuditLog implements AuditSink {
         byte[] prev0 = prevHash;
         Merkle.Frontier frontier0 = frontier.copy();
         long since0 = sinceCheckpoint;
+        long lastCheckpointSize0 = lastCheckpointSize;
+        byte[] lastCheckpointRoot0 = lastCheckpointRoot;
         int checkpointsBefore = checkpointsWritten;
 
         StringBuilder out = new StringBuilder(batch.size() * 300 + 64);
@@ -666,6 +700,8 @@ public final class AuditLog implements AuditSink {
             prevHash = prev0;
             frontier = frontier0;
             sinceCheckpoint = since0;
+            lastCheckpointSize = lastCheckpointSize0;
+            lastCheckpointRoot = lastCheckpointRoot0;
             checkpointsWritten = checkpointsBefore;
             try {
                 channel.truncate(goodSize);
@@ -724,7 +760,11 @@ public final class AuditLog implements AuditSink {
     }
 
     private void appendCheckpoint(StringBuilder out) {
-        String note = new Checkpoint(key.name(), frontier.size(), frontier.root()).sign(key);
+        byte[] root = frontier.root();
+        String note = new Checkpoint(key.name(), frontier.size(), root,
+                new Checkpoint.Predecessor(lastCheckpointSize, lastCheckpointRoot)).sign(key);
+        lastCheckpointSize = frontier.size();
+        lastCheckpointRoot = root;
         out.append(LogFormat.checkpointLine(note)).append('\n');
         sinceCheckpoint = 0;
         checkpointsWritten++;

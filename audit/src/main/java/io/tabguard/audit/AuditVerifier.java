@@ -2,36 +2,47 @@ package io.tabguard.audit;
 
 import io.tabguard.audit.internal.Checkpoint;
 import io.tabguard.audit.internal.KeyFiles;
+import io.tabguard.audit.internal.LogFormat;
+import io.tabguard.audit.internal.LogFormatException;
 import io.tabguard.audit.internal.LogScanner;
 import io.tabguard.audit.internal.Merkle;
 import io.tabguard.audit.internal.NoteKey;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.LongConsumer;
 
 /**
- * Checks audit logs written by {@link AuditLog}, and inclusion proofs of their records. Stateless and
- * thread-safe; each call reads the log once, in one linear pass.
+ * Checks audit logs written by {@link AuditLog}, and inclusion and consistency proofs of them.
+ * Stateless and thread-safe; each call reads the log once, in one linear pass, never past the size
+ * the file had when it was opened.
  *
  * <p>{@link #verify(Path, Path)} checks, line by line: that each line is exactly in the writer's
  * canonical form; that seq numbers run 0, 1, 2, ...; that each {@code prev} is the previous record's
  * {@code hash}; that each {@code hash} matches its record's fields; that each checkpoint is signed by
- * the verification key (with the key's name as origin), covers exactly the records before it and
- * signs their Merkle root; and that the log ends with a final checkpoint (one covering a
- * {@code LOG_CLOSED} record and every record). It stops at the first failure and names that record.
- * So any edit of any field, deletion, insertion, duplication, reordering, or truncation (at a record
- * boundary or inside a line) is detected, as is a log signed by another key.
+ * the verification key (with the key's name as origin), covers exactly the records before it, signs
+ * their Merkle root and commits to the checkpoint before it; that records the log writes itself stand
+ * where an honest writer puts them (only {@code LOG_OPENED} after {@code LOG_CLOSED}); and that the
+ * log ends with a final checkpoint (one covering a {@code LOG_CLOSED} record and every record). It
+ * stops at the first failure and names that record. So any edit of any field, deletion, insertion,
+ * duplication, reordering, or truncation (at a record boundary or inside a line), any deleted
+ * checkpoint, and any record appended after a close are detected, as is a log signed by another key.
+ * Records that a reopen found without a checkpoint make the verdict
+ * {@link VerificationReport.Verdict#UNSEALED}, never intact.
  *
- * <p>Limits: a log cut exactly after an earlier clean close (a previous session's final checkpoint)
- * is indistinguishable from a log that was never reopened; keep the latest checkpoint elsewhere to
- * detect that. Removing a periodic checkpoint line is not detected (later checkpoints sign the same
- * records again).
+ * <p>Limits: a log cut exactly after an earlier session's final checkpoint is a validly closed log
+ * of its own; keep a later checkpoint elsewhere and verify with
+ * {@link #verify(Path, Path, Path) the since checkpoint} to detect that rollback.
  *
- * <p>Refuses: unreadable files ({@link IOException}); a verification key file that is not a C2SP
- * Ed25519 verifier key ({@link IOException}).
+ * <p>Proofs hold every record hash in memory: logs over 256 MiB are refused for proofs
+ * ({@link IOException}), never verified into an {@link OutOfMemoryError}.
+ *
+ * <p>Refuses, with an {@link IOException}: a log or key path that is missing, a directory, a device,
+ * a FIFO or a socket (nothing but a regular file is opened); a key or checkpoint file over 4 KiB (not
+ * read beyond that); a key file that is not a C2SP Ed25519 verifier key; a {@code since} file that is
+ * not a checkpoint signed by the key. Malformed log content is never an exception: it is a report.
  */
 public final class AuditVerifier {
     private AuditVerifier() {
@@ -53,15 +64,58 @@ public final class AuditVerifier {
      * text, as in {@code <log>.pub}).
      *
      * @return the report; {@link VerificationReport#intact()} is true only for an untouched, closed log
-     * @throws IOException if either file cannot be read, or the key file is malformed
+     *         whose every record was sealed by the session that wrote it
+     * @throws IOException if a file cannot be read or is not a regular file, or the key file is malformed
      * @param log             the log file
      * @param verificationKey the verification key file
      */
     public static VerificationReport verify(Path log, Path verificationKey) throws IOException {
-        Objects.requireNonNull(log, "log");
+        return verify(log, verificationKey, null, null);
+    }
+
+    /**
+     * Verifies {@code log} as {@link #verify(Path, Path)} does and also that it extends the checkpoint
+     * in {@code sinceCheckpoint} (a checkpoint the operator kept elsewhere: the signed note, as
+     * {@code jq -r 'select(.checkpoint) | .checkpoint'} prints it, or its JSON line from the log). A log
+     * with fewer records than that checkpoint, or whose first records have another root, is
+     * {@link VerificationReport.Reason#INCONSISTENT}.
+     *
+     * @throws IOException as {@link #verify(Path, Path)}, and if {@code sinceCheckpoint} is not a
+     *                     checkpoint signed by the key
+     */
+    public static VerificationReport verify(Path log, Path verificationKey, Path sinceCheckpoint) throws IOException {
+        return verify(log, verificationKey, Objects.requireNonNull(sinceCheckpoint, "sinceCheckpoint"), null);
+    }
+
+    /** The command line's entry: {@code progress} is told the bytes read so far after each chunk. */
+    static VerificationReport verify(Path log, Path verificationKey, Path sinceCheckpoint, LongConsumer progress)
+            throws IOException {
+        KeyFiles.requireRegularFile(Objects.requireNonNull(log, "log"), "log file");
         NoteKey key = KeyFiles.readPublic(Objects.requireNonNull(verificationKey, "verificationKey"));
-        try (InputStream in = Files.newInputStream(log)) {
-            return LogScanner.scan(in, key, false).report();
+        Checkpoint since = sinceCheckpoint == null ? null : readCheckpoint(sinceCheckpoint, key);
+        return LogScanner.scanFile(log, key, false, since, progress).report();
+    }
+
+    /** Reads a saved checkpoint: a signed note, or a log's checkpoint line. */
+    private static Checkpoint readCheckpoint(Path file, NoteKey key) throws IOException {
+        String text = KeyFiles.readSmall(file, "checkpoint file");
+        String note = text;
+        if (text.startsWith("{")) {
+            try {
+                note = LogFormat.parse(text.strip()).checkpointNote();
+            } catch (LogFormatException e) {
+                throw new IOException(file + " is not a checkpoint line: " + e.getMessage());
+            }
+            if (note == null) {
+                throw new IOException(file + " holds a record, not a checkpoint");
+            }
+        } else if (text.endsWith("\n\n")) {
+            note = text.substring(0, text.length() - 1); // jq -r adds a newline after the note's own
+        }
+        try {
+            return Checkpoint.open(note, key);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + " is not a checkpoint signed by " + key.verifierText() + ": " + e.getMessage());
         }
     }
 
@@ -96,27 +150,80 @@ public final class AuditVerifier {
         return proof(log, seq, null);
     }
 
+    /** Proofs keep every record hash in memory: logs above this size are refused rather than exhaust the heap. */
+    static final long MAX_PROOF_LOG_BYTES = 256L << 20;
+
+    private static LogScanner scanForProofs(Path log, NoteKey key) throws IOException {
+        KeyFiles.requireRegularFile(log, "log file");
+        if (Files.size(log) > MAX_PROOF_LOG_BYTES) {
+            throw new IOException(log + " is larger than " + (MAX_PROOF_LOG_BYTES >> 20)
+                    + " MiB: too large for in-memory proofs");
+        }
+        return LogScanner.scanFile(log, key, true, null, null);
+    }
+
     private static InclusionProof proof(Path log, long seq, NoteKey key) throws IOException {
         if (seq < 0) {
             throw new IllegalArgumentException("seq must not be negative");
         }
-        LogScanner scan;
-        try (InputStream in = Files.newInputStream(log)) {
-            scan = LogScanner.scan(in, key, true);
-        }
+        LogScanner scan = scanForProofs(log, key);
         List<LogScanner.CheckpointAt> cps = scan.checkpointList();
         for (int i = cps.size() - 1; i >= 0; i--) {
             LogScanner.CheckpointAt cp = cps.get(i);
             if (cp.treeSize() > seq) {
-                if (cp.treeSize() > Integer.MAX_VALUE) {
-                    throw new IOException("log too large for in-memory proofs");
-                }
-                int n = (int) cp.treeSize();
+                int n = (int) cp.treeSize(); // a list of leaves holds fewer than 2^31
                 List<byte[]> path = Merkle.inclusionPath(scan.leaves(), (int) seq, n);
                 return new InclusionProof(seq, n, scan.recordHashes().get((int) seq), path, cp.note());
             }
         }
         throw new IOException("no good checkpoint in " + log + " covers record " + seq);
+    }
+
+    /**
+     * A consistency proof from the tree of the log's first {@code oldSize} records to the last
+     * checkpoint of the log whose signature verifies with {@code verificationKey}.
+     *
+     * @throws IOException              if a file cannot be read, or the log has no verified checkpoint of at
+     *                                  least {@code oldSize} records
+     * @throws IllegalArgumentException if {@code oldSize} is negative
+     */
+    public static ConsistencyProof consistencyProof(Path log, long oldSize, Path verificationKey) throws IOException {
+        if (oldSize < 0) {
+            throw new IllegalArgumentException("oldSize must not be negative");
+        }
+        LogScanner scan = scanForProofs(log, KeyFiles.readPublic(verificationKey));
+        List<LogScanner.CheckpointAt> cps = scan.checkpointList();
+        if (cps.isEmpty() || cps.getLast().treeSize() < oldSize) {
+            throw new IOException("no good checkpoint in " + log + " covers " + oldSize + " records");
+        }
+        LogScanner.CheckpointAt last = cps.getLast();
+        int n = (int) last.treeSize();
+        return new ConsistencyProof(oldSize, n, Merkle.consistencyPath(scan.leaves(), (int) oldSize, n), last.note());
+    }
+
+    /**
+     * True if {@code oldCheckpoint} (a signed note) and the proof's checkpoint are both signed by the
+     * key in {@code verificationKey}, are for the proof's sizes, and the proof shows the older tree is
+     * a prefix of the newer one. Never throws for bad proof or note content: returns false.
+     *
+     * @throws IOException if the key file cannot be read or is malformed
+     */
+    public static boolean verifyConsistency(ConsistencyProof proof, String oldCheckpoint, Path verificationKey)
+            throws IOException {
+        NoteKey key = KeyFiles.readPublic(verificationKey);
+        if (proof == null || oldCheckpoint == null || proof.newCheckpoint() == null) {
+            return false;
+        }
+        Checkpoint older;
+        Checkpoint newer;
+        try {
+            older = Checkpoint.open(oldCheckpoint, key);
+            newer = Checkpoint.open(proof.newCheckpoint(), key);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        return older.treeSize() == proof.oldSize() && newer.treeSize() == proof.newSize()
+                && Merkle.verifyConsistency(proof.oldSize(), proof.newSize(), older.root(), newer.root(), proof.path());
     }
 
     /**
@@ -136,7 +243,7 @@ public final class AuditVerifier {
 
     /**
      * True if the proof's checkpoint is signed by the key in {@code verificationKey}, is for the proof's
-     * tree size, and the proof verifies against its root.
+     * tree size, and the proof verifies against its root. Never throws for a malformed checkpoint.
      *
      * @throws IOException if the key file cannot be read or is malformed
      * @param proof           the proof

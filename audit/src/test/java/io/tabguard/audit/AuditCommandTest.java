@@ -45,6 +45,38 @@ class AuditCommandTest {
     }
 
     @Test
+    void progressGoesToStderrOnlyWhenAsked() throws Exception {
+        Path log = Fixtures.writeLog(dir, "p.log", 12_000, 256); // a few MB: several 1 MiB chunks
+        assertEquals(0, run("verify", log.toString()));
+        assertEquals("", err.toString(StandardCharsets.UTF_8), "no progress unless asked");
+        assertEquals(0, run("verify", log.toString(), "--progress"));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("INTACT"));
+        assertEquals(2, run("verify", log.toString(), "--progress", "--progress"));
+        // every chunk, with no interval: one line per MiB read, counting up to the file's size
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        AuditCommand.Progress p = new AuditCommand.Progress(log, new PrintStream(lines, true, StandardCharsets.UTF_8), 0);
+        VerificationReport r = AuditVerifier.verify(log, KeyFiles.pubPath(log), null, p);
+        assertTrue(r.intact());
+        List<String> printed = lines.toString(StandardCharsets.UTF_8).lines().toList();
+        long mib = Files.size(log) >> 20;
+        assertTrue(printed.size() >= mib, printed.toString());
+        assertTrue(printed.getLast().contains(mib + " of " + mib + " MB (100%)"), printed.getLast());
+    }
+
+    @Test
+    void anUnsealedLogExitsFour() throws Exception {
+        Path log = Fixtures.writeLog(dir, "crashed.log", 20, 8);
+        List<String> lines = new ArrayList<>(Fixtures.lines(log));
+        lines.removeLast(); // final checkpoint
+        lines.removeLast(); // LOG_CLOSED: as a crash leaves it
+        Files.write(log, lines, StandardCharsets.US_ASCII);
+        assertEquals(1, run("verify", log.toString()), "before the reopen: truncated");
+        AuditLog.open(log).close();
+        assertEquals(AuditCommand.UNSEALED, run("verify", log.toString()));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("UNSEALED: records 16.."), out.toString());
+    }
+
+    @Test
     void wrongKeyExitsOne() throws Exception {
         Path a = Fixtures.writeLog(dir, "a.log", 5, 16);
         Path b = Fixtures.writeLog(dir, "b.log", 5, 16);

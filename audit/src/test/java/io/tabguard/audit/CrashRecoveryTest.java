@@ -62,37 +62,58 @@ class CrashRecoveryTest {
         Map<String, Object> opened = MiniJson.object(after.get(before.size()));
         assertEquals("LOG_OPENED", opened.get("type"));
         assertTrue(((String) opened.get("detail")).contains("unclean shutdown"), (String) opened.get("detail"));
-        Map<String, Object> tornRecord = MiniJson.object(after.get(before.size() + 1));
+        // 41 records (LOG_OPENED + 40 events), checkpoints every 16: 32..40 were never sealed
+        Map<String, Object> lastGood = MiniJson.object(before.getLast());
+        Map<String, Object> unsealed = MiniJson.object(after.get(before.size() + 1));
+        assertEquals("LOG_UNSEALED", unsealed.get("type"));
+        assertEquals("records 32..40 were not covered by a signed checkpoint at reopen; last hash "
+                + lastGood.get("hash"), unsealed.get("detail"));
+        Map<String, Object> tornRecord = MiniJson.object(after.get(before.size() + 2));
         assertEquals("LOG_TORN_TAIL", tornRecord.get("type"));
         assertEquals("torn tail of " + torn.length + " bytes set aside to torn.log.torn-1", tornRecord.get("detail"));
         // the new records chain onto the last good one
-        Map<String, Object> lastGood = MiniJson.object(before.getLast());
         assertEquals(lastGood.get("hash"), opened.get("prev"));
         assertEquals((Long) lastGood.get("seq") + 1, opened.get("seq"));
 
         VerificationReport r = AuditVerifier.verify(log);
-        assertTrue(r.intact(), r.describe());
-        assertEquals(41 + 4, r.records(), "41 old records, LOG_OPENED, LOG_TORN_TAIL, the event, LOG_CLOSED");
+        assertEquals(VerificationReport.Verdict.UNSEALED, r.verdict(), r.describe());
+        assertEquals(List.of(new VerificationReport.UnsealedRange(32, 40, before.indexOf(firstRecordLine(before, 32)) + 1)),
+                r.unsealed());
+        assertEquals(32, r.firstBadSeq());
+        assertEquals(41 + 5, r.records(), "41 old records, LOG_OPENED, LOG_UNSEALED, LOG_TORN_TAIL, the event, LOG_CLOSED");
+        // and it stays so through further clean sessions
+        AuditLog.open(log).close();
+        assertEquals(r.unsealed(), AuditVerifier.verify(log).unsealed());
+        assertEquals(VerificationReport.Verdict.UNSEALED, AuditVerifier.verify(log).verdict());
+    }
+
+    private static String firstRecordLine(List<String> lines, long seq) {
+        return lines.stream().filter(l -> l.startsWith("{\"seq\":" + seq + ",")).findFirst().orElseThrow();
     }
 
     @Test
-    void aCompleteButBadLastLineIsAlsoSetAside() throws Exception {
+    void aCompleteButBadLastLineIsEvidenceNotATornTail() throws Exception {
         Path log = crashedLog("bad.log", 20);
         List<String> lines = new ArrayList<>(Fixtures.lines(log));
         String lastLine = lines.getLast();
         lines.set(lines.size() - 1, lastLine.replace("\"hash\":\"", "\"hash\":\"0"));
         Files.write(log, lines, StandardCharsets.US_ASCII);
-        try (AuditLog a = AuditLog.open(log)) {
-            a.flush();
-        }
+        byte[] content = Files.readAllBytes(log);
+        IOException e = assertThrows(IOException.class, () -> AuditLog.open(log));
+        assertTrue(e.getMessage().contains("MALFORMED"), e.getMessage());
+        assertArrayEquals(content, Files.readAllBytes(log), "evidence is left exactly as it was");
+        assertFalse(Files.exists(dir.resolve("bad.log.torn-1")));
+
+        // the twin: the same line cut short (no newline) is what a crash leaves, and is set aside
+        Files.write(log, Arrays.copyOf(content, content.length - 10));
+        AuditLog.open(log).close();
         assertTrue(Files.exists(dir.resolve("bad.log.torn-1")));
-        assertEquals(lines.getLast() + "\n", Files.readString(dir.resolve("bad.log.torn-1")));
-        assertTrue(AuditVerifier.verify(log).intact());
+        assertEquals(VerificationReport.Verdict.UNSEALED, AuditVerifier.verify(log).verdict());
         // a second torn tail gets the next side file
         Files.writeString(log, "{\"seq\":", StandardOpenOption.APPEND);
         AuditLog.open(log).close();
         assertEquals("{\"seq\":", Files.readString(dir.resolve("bad.log.torn-2")));
-        assertTrue(AuditVerifier.verify(log).intact());
+        assertEquals(VerificationReport.Verdict.UNSEALED, AuditVerifier.verify(log).verdict());
     }
 
     @Test
@@ -148,7 +169,15 @@ class CrashRecoveryTest {
 
         AuditLog.open(log).close();
         VerificationReport r = AuditVerifier.verify(log);
-        assertTrue(r.intact(), r.describe());
         assertTrue(r.records() > KillTarget.BEFORE_READY, "records written before the kill are kept");
+        if (crashed.firstBadSeq() < crashed.records()) {
+            // the records after the last periodic checkpoint stay marked as never sealed by their session
+            assertEquals(VerificationReport.Verdict.UNSEALED, r.verdict(), r.describe());
+            assertEquals(1, r.unsealed().size(), r.describe());
+            assertEquals(crashed.firstBadSeq(), r.unsealed().getFirst().firstSeq());
+            assertEquals(crashed.records() - 1, r.unsealed().getFirst().lastSeq());
+        } else {
+            assertTrue(r.intact(), "killed right after a checkpoint: every record is sealed: " + r.describe());
+        }
     }
 }

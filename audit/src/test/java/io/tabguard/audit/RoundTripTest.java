@@ -35,6 +35,8 @@ class RoundTripTest {
         long seq = 0;
         String prev = "0".repeat(64);
         int checkpoints = 0;
+        String prevCheckpoint = "0 " + Base64.getEncoder().encodeToString(
+                java.security.MessageDigest.getInstance("SHA-256").digest());
         for (String line : lines) {
             Map<String, Object> m = MiniJson.object(line);
             if (m.containsKey("checkpoint")) {
@@ -42,14 +44,16 @@ class RoundTripTest {
                 assertEquals(1, m.size());
                 String note = (String) m.get("checkpoint");
                 String[] parts = note.split("\n", -1);
-                // origin, size, root, blank, signature line, "" after the final newline
-                assertEquals(6, parts.length, note);
+                // origin, size, root, predecessor extension, blank, signature line, "" after the final newline
+                assertEquals(7, parts.length, note);
                 assertTrue(parts[0].startsWith(KeyFiles.NAME_PREFIX));
                 assertEquals(seq, Long.parseLong(parts[1]), "a checkpoint covers every record before it");
                 assertEquals(32, Base64.getDecoder().decode(parts[2]).length);
-                assertEquals("", parts[3]);
-                assertTrue(parts[4].startsWith("\u2014 " + parts[0] + " "));
-                assertEquals(68, Base64.getDecoder().decode(parts[4].substring(parts[4].lastIndexOf(' ') + 1)).length);
+                assertEquals("tabguard-audit-v2 prev " + prevCheckpoint, parts[3], "commits to the checkpoint before it");
+                prevCheckpoint = parts[1] + " " + parts[2];
+                assertEquals("", parts[4]);
+                assertTrue(parts[5].startsWith("\u2014 " + parts[0] + " "));
+                assertEquals(68, Base64.getDecoder().decode(parts[5].substring(parts[5].lastIndexOf(' ') + 1)).length);
                 continue;
             }
             assertEquals(List.of("seq", "time", "type", "serial", "schema", "schemaId", "violation", "offset",

@@ -118,7 +118,7 @@ public final class Registry implements AutoCloseable {
             this.audit = options.auditSink().get();
             this.auditLogPath = Optional.empty();
         } else {
-            io.tabguard.audit.AuditLog log = DefaultAuditLog.open(options.auditLog());
+            io.tabguard.audit.AuditLog log = DefaultAuditLog.open(options.auditLog(), options.auditKeyFile());
             this.audit = log;
             this.auditLogPath = Optional.of(log.path());
         }

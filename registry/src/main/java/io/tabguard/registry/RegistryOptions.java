@@ -26,10 +26,11 @@ import java.util.Optional;
  * @param maxNestedDispatches how many dispatches of this registry one thread may nest (a callback that
  *                         calls back in through native code) before the next is refused as
  *                         {@code DISPATCH_TOO_DEEP}; default {@value #DEFAULT_MAX_NESTED_DISPATCHES}
+ * @param auditKeyFile     the audit log's signing key file, or empty for {@code <log>.key} beside the log
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
                               Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean classPathAllowed,
-                              int maxNestedDispatches) {
+                              int maxNestedDispatches, Optional<Path> auditKeyFile) {
 
     /**
      * Nesting a recursion through native code may reach before it is refused. A stack overflow at the
@@ -51,6 +52,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         Objects.requireNonNull(checkMode);
         Objects.requireNonNull(auditLog);
         Objects.requireNonNull(auditSink);
+        Objects.requireNonNull(auditKeyFile);
         allowedLibraries = List.copyOf(allowedLibraries);
     }
 
@@ -79,6 +81,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private CheckMode checkMode = CheckMode.FAST;
         private Path auditLog;
         private AuditSink auditSink;
+        private Path auditKeyFile;
         private final List<String> allowedLibraries = new ArrayList<>();
         private boolean classPathAllowed;
         private int maxNestedDispatches = DEFAULT_MAX_NESTED_DISPATCHES;
@@ -117,6 +120,19 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
          */
         public Builder auditLog(Path file) {
             this.auditLog = Objects.requireNonNull(file);
+            return this;
+        }
+
+        /**
+         * Keeps the audit log's signing key in {@code file} (created there on first use, mode 600)
+         * rather than beside the log, so that whoever can write the log's folder does not also hold
+         * the key that signs it. Ignored with {@link #auditSink}.
+         *
+         * @param file the key file
+         * @return this builder
+         */
+        public Builder auditKeyFile(Path file) {
+            this.auditKeyFile = Objects.requireNonNull(file);
             return this;
         }
 
@@ -192,7 +208,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
                     Optional.ofNullable(auditSink), allowedLibraries, classPathAllowed,
-                    maxNestedDispatches);
+                    maxNestedDispatches, Optional.ofNullable(auditKeyFile));
         }
     }
 }

@@ -25,6 +25,15 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /** Schemas, counting targets, an in-memory audit sink and "native caller" helpers shared by the end-to-end tests. */
 final class Fixtures {
+    /** Deletes {@code dir} and everything below it (temporary folders of the fuzz targets). */
+    static void deleteTree(java.nio.file.Path dir) throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(dir)) {
+            for (java.nio.file.Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.deleteIfExists(p);
+            }
+        }
+    }
+
     private Fixtures() {}
 
     static final FunctionDescriptor INT_INT = FunctionDescriptor.of(JAVA_INT, JAVA_INT);

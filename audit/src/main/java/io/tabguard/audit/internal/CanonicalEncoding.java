@@ -41,6 +41,10 @@ public final class CanonicalEncoding {
 
     /** The canonical encoding of {@code r} (its {@code hash} field is ignored). */
     public static byte[] encode(LogRecord r) {
+        return fill(r).toArray();
+    }
+
+    private static Buf fill(LogRecord r) {
         Buf b = new Buf();
         b.put(DOMAIN);
         b.putLong(r.seq());
@@ -59,16 +63,29 @@ public final class CanonicalEncoding {
             throw new IllegalArgumentException("prev must be 32 bytes");
         }
         b.put(r.prev());
-        return b.toArray();
+        return b;
     }
 
     /** SHA-256 of {@link #encode(LogRecord)}. */
     public static byte[] hash(LogRecord r) {
-        return sha256().digest(encode(r));
+        Buf b = fill(r);
+        MessageDigest d = sha256();
+        d.update(b.a, 0, b.n); // no copy of the encoding: the verifier hashes every record
+        return d.digest();
     }
 
-    /** A fresh SHA-256 digest. */
+    private static final MessageDigest SHA256_PROTOTYPE = newSha256();
+
+    /** A fresh SHA-256 digest (a clone of a prototype: a provider look-up per hash costs more than the hash). */
     public static MessageDigest sha256() {
+        try {
+            return (MessageDigest) SHA256_PROTOTYPE.clone();
+        } catch (CloneNotSupportedException e) {
+            return newSha256();
+        }
+    }
+
+    private static MessageDigest newSha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -77,7 +94,7 @@ public final class CanonicalEncoding {
     }
 
     private static final class Buf {
-        private byte[] a = new byte[256];
+        private byte[] a = new byte[512];
         private int n;
 
         void ensure(int more) {

@@ -122,23 +122,23 @@ public final class LogFormat {
         if (!List.copyOf(m.keySet()).equals(RECORD_KEYS)) {
             throw new LogFormatException("record keys are not exactly " + RECORD_KEYS + " in that order");
         }
-        long seq = num(m, "seq");
-        String time = instant(m, "time", false);
-        String type = reqStr(m, "type");
+        LogRecord r = build(num(m, "seq"), instant(m, "time", false), reqStr(m, "type"), num(m, "serial"),
+                optStr(m, "schema"), hexLong(m, "schemaId"), optStr(m, "violation"), num(m, "offset"),
+                optStr(m, "detail"), num(m, "count"), instant(m, "firstTime", true), instant(m, "lastTime", true),
+                hash32(m, "prev"), hash32(m, "hash"));
+        if (!recordLine(r).equals(line)) {
+            throw new LogFormatException("record line is not in canonical form");
+        }
+        return new Line(r, null);
+    }
+
+    /** The checks on a record's values that are not about its spelling, shared by both readers. */
+    private static LogRecord build(long seq, String time, String type, long serial, String schema, long schemaId,
+                                   String violation, long offset, String detail, long count, String firstTime,
+                                   String lastTime, byte[] prev, byte[] hash) throws LogFormatException {
         if (!isKnownType(type)) {
             throw new LogFormatException("unknown type");
         }
-        long serial = num(m, "serial");
-        String schema = optStr(m, "schema");
-        long schemaId = hexLong(m, "schemaId");
-        String violation = optStr(m, "violation");
-        long offset = num(m, "offset");
-        String detail = optStr(m, "detail");
-        long count = num(m, "count");
-        String firstTime = instant(m, "firstTime", true);
-        String lastTime = instant(m, "lastTime", true);
-        byte[] prev = hash32(m, "prev");
-        byte[] hash = hash32(m, "hash");
         if (seq < 0) {
             throw new LogFormatException("negative seq");
         }
@@ -151,12 +151,309 @@ public final class LogFormat {
         if ((count == 1) != (firstTime == null) || (firstTime == null) != (lastTime == null)) {
             throw new LogFormatException("firstTime/lastTime must be present exactly when count > 1");
         }
-        LogRecord r = new LogRecord(seq, time, type, serial, schema, schemaId, violation, offset, detail, count,
+        return new LogRecord(seq, time, type, serial, schema, schemaId, violation, offset, detail, count,
                 firstTime, lastTime, prev, hash);
-        if (!recordLine(r).equals(line)) {
-            throw new LogFormatException("record line is not in canonical form");
+    }
+
+    /**
+     * Reads a record line (ASCII bytes {@code b[from, to)}, no newline) in the one canonical spelling
+     * the writer produces, without building a map or re-encoding the line: every literal is compared
+     * in place, numbers must be in {@link Long#toString} form, strings may only use the writer's
+     * escapes, hashes must be lowercase hex. Returns {@code null} for anything else (including a line
+     * that is canonical but has an invalid value), so that {@link #parse} can name the fault.
+     */
+    public static LogRecord parseCanonicalRecord(byte[] b, int from, int to) {
+        FastReader f = new FastReader(b, from, to);
+        try {
+            f.literal(OPEN_SEQ);
+            long seq = f.number();
+            f.literal(BEFORE_TIME);
+            int timeAt = f.i;
+            String time = f.string();
+            f.literal(BEFORE_TYPE);
+            String type = f.string();
+            f.literal(BEFORE_SERIAL);
+            long serial = f.number();
+            f.literal(BEFORE_SCHEMA);
+            String schema = f.optString();
+            f.literal(BEFORE_SCHEMA_ID);
+            long schemaId = f.hexLong();
+            f.literal(BEFORE_VIOLATION);
+            String violation = f.optString();
+            f.literal(BEFORE_OFFSET);
+            long offset = f.number();
+            f.literal(BEFORE_DETAIL);
+            String detail = f.optString();
+            f.literal(BEFORE_COUNT);
+            long count = f.number();
+            f.literal(BEFORE_FIRST_TIME);
+            int firstAt = f.i;
+            String firstTime = f.optString();
+            f.literal(BEFORE_LAST_TIME);
+            int lastAt = f.i;
+            String lastTime = f.optString();
+            f.literal(BEFORE_PREV);
+            byte[] prev = f.hash();
+            f.literal(BEFORE_HASH);
+            byte[] hash = f.hash();
+            f.literal(CLOSE);
+            if (f.i != to || time == null || type == null || !canonicalInstant(b, timeAt, time)
+                    || (firstTime != null && !canonicalInstant(b, firstAt, firstTime))
+                    || (lastTime != null && !canonicalInstant(b, lastAt, lastTime))
+                    || !wellFormed(schema) || !wellFormed(violation) || !wellFormed(detail) || !wellFormed(type)) {
+                return null;
+            }
+            return build(seq, time, type, serial, schema, schemaId, violation, offset, detail, count, firstTime,
+                    lastTime, prev, hash);
+        } catch (LogFormatException | RuntimeException e) {
+            return null;
         }
-        return new Line(r, null);
+    }
+
+    private static boolean wellFormed(String s) {
+        return s == null || Text.isWellFormed(s);
+    }
+
+    /**
+     * True if {@code s}, spelled in the line as a JSON string starting at {@code b[at]} (its opening
+     * quote), is exactly what {@link Instant#toString} writes for some instant. The common form (a
+     * four-digit year, seconds 0..59, a fraction of 0, 3, 6 or 9 digits whose last group is not 000)
+     * is checked on the bytes; anything else is left to {@link Instant#parse}, which is slow.
+     */
+    private static boolean canonicalInstant(byte[] b, int at, String s) {
+        if (isCommonCanonicalInstant(b, at + 1, s.length())) {
+            return true;
+        }
+        try {
+            return Instant.parse(s).toString().equals(s);
+        } catch (DateTimeParseException e) {
+            return false;
+        }
+    }
+
+    private static final int[] DAYS = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    private static boolean isCommonCanonicalInstant(byte[] b, int o, int n) {
+        // yyyy-MM-ddTHH:mm:ss then Z, .fffZ, .ffffffZ or .fffffffffZ
+        if (!(n == 20 || n == 24 || n == 27 || n == 30) || o + n > b.length || b[o + 4] != '-' || b[o + 7] != '-'
+                || b[o + 10] != 'T' || b[o + 13] != ':' || b[o + 16] != ':' || b[o + n - 1] != 'Z'
+                || (n > 20 && b[o + 19] != '.')) {
+            return false;
+        }
+        int century = two(b, o);
+        int yearOfCentury = two(b, o + 2);
+        int month = two(b, o + 5);
+        int day = two(b, o + 8);
+        int hour = two(b, o + 11);
+        int minute = two(b, o + 14);
+        int second = two(b, o + 17);
+        if ((century | yearOfCentury | month | day | hour | minute | second) < 0 || month < 1 || month > 12 || day < 1
+                || hour > 23 || minute > 59 || second > 59) {
+            return false;
+        }
+        int year = century * 100 + yearOfCentury;
+        boolean leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        if (day > (month == 2 && leap ? 29 : DAYS[month - 1])) {
+            return false;
+        }
+        for (int i = o + 20; i < o + n - 1; i++) {
+            if (b[i] < '0' || b[i] > '9') {
+                return false;
+            }
+        }
+        // Instant.toString never ends a fraction in 000
+        return n == 20 || !(b[o + n - 4] == '0' && b[o + n - 3] == '0' && b[o + n - 2] == '0');
+    }
+
+    /** The two decimal digits at {@code b[i]}, or -1. */
+    private static int two(byte[] b, int i) {
+        int h = b[i] - '0';
+        int l = b[i + 1] - '0';
+        return (h | l | (9 - h) | (9 - l)) < 0 ? -1 : h * 10 + l;
+    }
+
+    // The fixed parts of a canonical record line, in order.
+    private static final byte[] OPEN_SEQ = ascii("{\"seq\":");
+    private static final byte[] BEFORE_TIME = ascii(",\"time\":");
+    private static final byte[] BEFORE_TYPE = ascii(",\"type\":");
+    private static final byte[] BEFORE_SERIAL = ascii(",\"serial\":");
+    private static final byte[] BEFORE_SCHEMA = ascii(",\"schema\":");
+    private static final byte[] BEFORE_SCHEMA_ID = ascii(",\"schemaId\":\"");
+    private static final byte[] BEFORE_VIOLATION = ascii("\",\"violation\":");
+    private static final byte[] BEFORE_OFFSET = ascii(",\"offset\":");
+    private static final byte[] BEFORE_DETAIL = ascii(",\"detail\":");
+    private static final byte[] BEFORE_COUNT = ascii(",\"count\":");
+    private static final byte[] BEFORE_FIRST_TIME = ascii(",\"firstTime\":");
+    private static final byte[] BEFORE_LAST_TIME = ascii(",\"lastTime\":");
+    private static final byte[] BEFORE_PREV = ascii(",\"prev\":\"");
+    private static final byte[] BEFORE_HASH = ascii("\",\"hash\":\"");
+    private static final byte[] CLOSE = ascii("\"}");
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    /** The strict reader behind {@link #parseCanonicalRecord}; any deviation throws. */
+    private static final class FastReader {
+        private final byte[] b;
+        private final int end;
+        private int i;
+
+        FastReader(byte[] b, int from, int to) {
+            this.b = b;
+            this.i = from;
+            this.end = to;
+        }
+
+        private LogFormatException deviation() {
+            return new LogFormatException("not canonical");
+        }
+
+        void literal(byte[] lit) throws LogFormatException {
+            int n = lit.length;
+            if (i + n > end) {
+                throw deviation();
+            }
+            for (int k = 0; k < n; k++) { // a plain loop: Arrays.equals costs more than it saves on ~10 bytes
+                if (b[i + k] != lit[k]) {
+                    throw deviation();
+                }
+            }
+            i += n;
+        }
+
+        long number() throws LogFormatException {
+            boolean neg = i < end && b[i] == '-';
+            int start = neg ? i + 1 : i;
+            int j = start;
+            while (j < end && b[j] >= '0' && b[j] <= '9') {
+                j++;
+            }
+            int digits = j - start;
+            if (digits == 0 || digits > 18 || (b[start] == '0' && (digits > 1 || neg))) {
+                throw deviation(); // no leading zero, no -0; 19 digits may overflow: the slow reader decides
+            }
+            long v = 0;
+            for (int k = start; k < j; k++) {
+                v = v * 10 + (b[k] - '0');
+            }
+            i = j;
+            return neg ? -v : v;
+        }
+
+        String hex(int n) throws LogFormatException {
+            if (i + n > end) {
+                throw deviation();
+            }
+            for (int k = i; k < i + n; k++) {
+                byte c = b[k];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                    throw deviation();
+                }
+            }
+            String s = new String(b, i, n, java.nio.charset.StandardCharsets.ISO_8859_1);
+            i += n;
+            return s;
+        }
+
+        long hexLong() throws LogFormatException {
+            if (i + 16 > end) {
+                throw deviation();
+            }
+            long v = 0;
+            for (int k = 0; k < 16; k++) {
+                v = (v << 4) | nibble(b[i++]);
+            }
+            return v;
+        }
+
+        byte[] hash() throws LogFormatException {
+            if (i + 64 > end) {
+                throw deviation();
+            }
+            byte[] h = new byte[32];
+            for (int k = 0; k < 32; k++) {
+                h[k] = (byte) ((nibble(b[i]) << 4) | nibble(b[i + 1]));
+                i += 2;
+            }
+            return h;
+        }
+
+        private int nibble(byte c) throws LogFormatException {
+            if (c >= '0' && c <= '9') {
+                return c - '0';
+            }
+            if (c >= 'a' && c <= 'f') {
+                return c - 'a' + 10;
+            }
+            throw deviation();
+        }
+
+        String optString() throws LogFormatException {
+            if (i + 4 <= end && b[i] == 'n' && b[i + 1] == 'u' && b[i + 2] == 'l' && b[i + 3] == 'l') {
+                i += 4;
+                return null;
+            }
+            return string();
+        }
+
+        String string() throws LogFormatException {
+            if (i >= end || b[i] != '"') {
+                throw deviation();
+            }
+            int start = ++i;
+            while (i < end && b[i] != '"' && b[i] != '\\') {
+                if (b[i] < 0x20 || b[i] == 0x7F) {
+                    throw deviation();
+                }
+                i++;
+            }
+            if (i < end && b[i] == '"') {
+                return new String(b, start, i++ - start, java.nio.charset.StandardCharsets.ISO_8859_1);
+            }
+            StringBuilder out = new StringBuilder(i - start + 16);
+            for (int k = start; k < i; k++) {
+                out.append((char) b[k]);
+            }
+            while (true) {
+                if (i >= end) {
+                    throw deviation();
+                }
+                byte c = b[i++];
+                if (c == '"') {
+                    return out.toString();
+                }
+                if (c < 0x20 || c == 0x7F) {
+                    throw deviation();
+                }
+                if (c != '\\') {
+                    out.append((char) c);
+                    continue;
+                }
+                if (i >= end) {
+                    throw deviation();
+                }
+                byte e = b[i++];
+                switch (e) {
+                    case '"' -> out.append('"');
+                    case '\\' -> out.append('\\');
+                    case 'b' -> out.append('\b');
+                    case 'f' -> out.append('\f');
+                    case 'n' -> out.append('\n');
+                    case 'r' -> out.append('\r');
+                    case 't' -> out.append('\t');
+                    case 'u' -> {
+                        char u = (char) HexFormat.fromHexDigits(hex(4));
+                        // the writer uses \\u only for what has no short escape and is not printable ASCII
+                        if ((u >= 0x20 && u < 0x7F) || u == '\b' || u == '\f' || u == '\n' || u == '\r' || u == '\t') {
+                            throw deviation();
+                        }
+                        out.append(u);
+                    }
+                    default -> throw deviation();
+                }
+            }
+        }
     }
 
     private static boolean isKnownType(String type) {

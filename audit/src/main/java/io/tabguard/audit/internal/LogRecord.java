@@ -32,8 +32,22 @@ public record LogRecord(long seq, String time, String type, long serial, String 
     public static final String LOG_TORN_TAIL = "LOG_TORN_TAIL";
     /** Written by {@code AuditLog.close}, just before the final checkpoint. */
     public static final String LOG_CLOSED = "LOG_CLOSED";
+    /**
+     * Written by {@code AuditLog.open} right after {@code LOG_OPENED} when the records at the end of
+     * the log were not covered by a checkpoint (format v2); its detail is {@link #unsealedDetail}.
+     */
+    public static final String LOG_UNSEALED = "LOG_UNSEALED";
 
-    private static final Set<String> INTERNAL = Set.of(LOG_OPENED, LOG_TORN_TAIL, LOG_CLOSED);
+    private static final Set<String> INTERNAL = Set.of(LOG_OPENED, LOG_TORN_TAIL, LOG_CLOSED, LOG_UNSEALED);
+
+    /**
+     * The exact detail of a {@code LOG_UNSEALED} record for records {@code first..last} whose last
+     * record has hash {@code lastHash}; the verifier recomputes it and refuses any other text.
+     */
+    public static String unsealedDetail(long first, long last, byte[] lastHash) {
+        return "records " + first + ".." + last + " were not covered by a signed checkpoint at reopen; last hash "
+                + java.util.HexFormat.of().formatHex(lastHash);
+    }
 
     /** A record whose hash is computed from the other fields. */
     public static LogRecord create(long seq, String time, String type, long serial, String schema, long schemaId,

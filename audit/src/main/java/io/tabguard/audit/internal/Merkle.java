@@ -6,7 +6,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * RFC 9162 (Certificate Transparency v2) Merkle Tree Hash, inclusion proofs and their verification.
+ * RFC 9162 (Certificate Transparency v2) Merkle Tree Hash, inclusion and consistency proofs and their
+ * verification.
  * The static methods are stateless and thread-safe; a {@link Frontier} is not thread-safe.
  *
  * <p>Leaf hash = SHA-256(0x00 || leaf data); node hash = SHA-256(0x01 || left || right); a tree of
@@ -108,6 +109,95 @@ public final class Merkle {
             sn >>= 1;
         }
         return sn == 0 && MessageDigest.isEqual(r, root);
+    }
+
+    /** RFC 9162 §2.1.4.1 PROOF(m, D[0:n]) over leaf hashes: a consistency proof from size m to size n. */
+    public static List<byte[]> consistencyPath(List<byte[]> leafHashes, int m, int n) {
+        if (m < 0 || m > n || n > leafHashes.size()) {
+            throw new IllegalArgumentException("no consistency proof from size " + m + " to size " + n);
+        }
+        List<byte[]> out = new ArrayList<>();
+        if (m > 0 && m < n) {
+            subproof(leafHashes, m, 0, n, true, out);
+        }
+        return out;
+    }
+
+    private static void subproof(List<byte[]> leaves, int m, int from, int to, boolean whole, List<byte[]> out) {
+        int n = to - from;
+        if (m == n) {
+            if (!whole) {
+                out.add(root(leaves, from, to));
+            }
+            return;
+        }
+        int k = (int) split(n);
+        if (m <= k) {
+            subproof(leaves, m, from, from + k, whole, out);
+            out.add(root(leaves, from + k, to));
+        } else {
+            subproof(leaves, m - k, from + k, to, false, out);
+            out.add(root(leaves, from, from + k));
+        }
+    }
+
+    /**
+     * RFC 9162 §2.1.4.2: true if {@code path} proves that the tree of {@code first} leaves with root
+     * {@code firstRoot} is a prefix of the tree of {@code second} leaves with root {@code secondRoot}.
+     * Equal sizes need an empty path and equal roots; size 0 is a prefix of every tree. Never throws.
+     */
+    public static boolean verifyConsistency(long first, long second, byte[] firstRoot, byte[] secondRoot,
+                                            List<byte[]> path) {
+        if (first < 0 || second < first || firstRoot == null || secondRoot == null || path == null
+                || firstRoot.length != 32 || secondRoot.length != 32) {
+            return false;
+        }
+        for (byte[] p : path) {
+            if (p == null || p.length != 32) {
+                return false;
+            }
+        }
+        if (first == second) {
+            return path.isEmpty() && MessageDigest.isEqual(firstRoot, secondRoot);
+        }
+        if (first == 0) {
+            return path.isEmpty();
+        }
+        if (path.isEmpty()) {
+            return false;
+        }
+        List<byte[]> c = new ArrayList<>(path.size() + 1);
+        if (Long.bitCount(first) == 1) {
+            c.add(firstRoot);
+        }
+        c.addAll(path);
+        long fn = first - 1;
+        long sn = second - 1;
+        while ((fn & 1) == 1) {
+            fn >>= 1;
+            sn >>= 1;
+        }
+        byte[] fr = c.getFirst();
+        byte[] sr = c.getFirst();
+        for (int i = 1; i < c.size(); i++) {
+            if (sn == 0) {
+                return false;
+            }
+            byte[] x = c.get(i);
+            if ((fn & 1) == 1 || fn == sn) {
+                fr = nodeHash(x, fr);
+                sr = nodeHash(x, sr);
+                while ((fn & 1) == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                sr = nodeHash(sr, x);
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return sn == 0 && MessageDigest.isEqual(fr, firstRoot) && MessageDigest.isEqual(sr, secondRoot);
     }
 
     /**

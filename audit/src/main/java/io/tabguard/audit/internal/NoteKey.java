@@ -55,8 +55,13 @@ public final class NoteKey {
             throw new IllegalArgumentException("a verifier key has the form <name>+<hex key id>+<base64 key>");
         }
         byte[] data = decodeKeyData(parts[2]);
-        NoteKey k = new NoteKey(parts[0], data, null);
         requireValidName(parts[0]);
+        try {
+            new Ed25519PublicKeyParameters(data, 0); // BC checks the encoding here, not at each verify
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("the key is not a valid Ed25519 public key");
+        }
+        NoteKey k = new NoteKey(parts[0], data, null);
         k.requireId(parts[1]);
         return k;
     }
@@ -176,15 +181,14 @@ public final class NoteKey {
     }
 
     /**
-     * Verifies a signed note against this key per C2SP signed-note: signatures of other keys are
-     * ignored, a signature of this key (same name and id) that does not verify rejects the note, and
-     * at least one signature of this key must verify.
+     * The text of a signed note (everything up to and including the newline before the last blank
+     * line), after checking the note's shape: it ends in a newline, has no control character but
+     * newlines, and has at least one non-empty signature line after its last blank line.
      *
-     * @return the note text (ending in a newline)
-     * @throws IllegalArgumentException with the reason, if the note is malformed or not signed by this key
+     * @throws IllegalArgumentException with the reason, if the note is malformed
      */
-    public String openNote(String note) {
-        if (!note.endsWith("\n")) {
+    public static String noteText(String note) {
+        if (note == null || !note.endsWith("\n")) {
             throw new IllegalArgumentException("the note does not end in a newline");
         }
         for (int i = 0; i < note.length(); i++) {
@@ -197,8 +201,26 @@ public final class NoteKey {
         if (split < 0) {
             throw new IllegalArgumentException("the note has no blank line before its signatures");
         }
-        String text = note.substring(0, split + 1);
-        String[] sigLines = note.substring(split + 2, note.length() - 1).split("\n", -1);
+        if (split + 2 >= note.length()) {
+            throw new IllegalArgumentException("the note has no signature line after its blank line");
+        }
+        if (split == 0) {
+            throw new IllegalArgumentException("the note has no text before its blank line");
+        }
+        return note.substring(0, split + 1);
+    }
+
+    /**
+     * Verifies a signed note against this key per C2SP signed-note: signatures of other keys are
+     * ignored, a signature of this key (same name and id) that does not verify rejects the note, and
+     * at least one signature of this key must verify.
+     *
+     * @return the note text (ending in a newline)
+     * @throws IllegalArgumentException with the reason, if the note is malformed or not signed by this key
+     */
+    public String openNote(String note) {
+        String text = noteText(note);
+        String[] sigLines = note.substring(text.length() + 1, note.length() - 1).split("\n", -1);
         if (sigLines.length > MAX_SIGNATURES) {
             throw new IllegalArgumentException("the note has too many signatures");
         }

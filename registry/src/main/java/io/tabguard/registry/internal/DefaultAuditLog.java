@@ -21,14 +21,16 @@ public final class DefaultAuditLog {
 
     private DefaultAuditLog() {}
 
-    public static AuditLog open(Optional<Path> logFile) {
+    /** Opens {@code logFile} (or a new default file), signing with {@code keyFile} if given, else {@code <log>.key}. */
+    public static AuditLog open(Optional<Path> logFile, Optional<Path> keyFile) {
         Path file = logFile.orElseGet(DefaultAuditLog::defaultFile);
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            return AuditLog.open(file);
+            AuditLog.Options options = AuditLog.Options.defaults();
+            return AuditLog.open(file, keyFile.map(options::withKeyFile).orElse(options));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the audit log " + file, e);
         }
