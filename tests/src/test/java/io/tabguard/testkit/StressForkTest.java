@@ -17,10 +17,12 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class StressForkTest {
     private static final int SECONDS = 8;
+    /** A loaded machine (CI beside other builds) gets this long to reach every minimum count. */
+    private static final int MAX_SECONDS = 60;
 
     @Test
     void dispatchSurvivesRevokeCloseRotationAndTamperingOnOtherThreads() throws Exception {
-        Forks.Outcome o = Forks.run(StressMain.class, SECONDS + 60, Integer.toString(SECONDS));
+        Forks.Outcome o = Forks.run(StressMain.class, MAX_SECONDS + 60, Integer.toString(SECONDS), Integer.toString(MAX_SECONDS));
         String output = o.output();
         assertEquals(0, o.exitCode(), "the fork did not exit normally:\n" + output);
         Matcher m = Pattern.compile("stress: (.*)").matcher(output);
@@ -32,11 +34,11 @@ class StressForkTest {
             counts.put(parts[0], Long.parseLong(parts[1]));
         }
         assertEquals(0, counts.get("violations"), output);
-        assertTrue(counts.get("untouched") >= 10_000, output);
-        assertTrue(counts.get("victimCalls") >= 5_000, output);
-        assertTrue(counts.get("victimRefusals") >= 1_000, output);
-        assertTrue(counts.get("decisiveTamperChecks") >= 100, "calls that could have been a false accept: " + output);
-        assertTrue(counts.get("tampers") >= 100 && counts.get("retirements") >= 100 && counts.get("rotations") >= 100, output);
+        assertTrue(counts.get("untouched") >= StressMain.MIN_UNTOUCHED_CALLS, output);
+        assertTrue(counts.get("victimCalls") >= StressMain.MIN_VICTIM_CALLS, output);
+        assertTrue(counts.get("victimRefusals") >= StressMain.MIN_VICTIM_REFUSALS, output);
+        assertTrue(counts.get("decisiveTamperChecks") >= StressMain.MIN_DECISIVE_TAMPER_CHECKS, "calls that could have been a false accept: " + output);
+        assertTrue(counts.get("tampers") >= StressMain.MIN_TAMPERS && counts.get("retirements") >= StressMain.MIN_RETIREMENTS && counts.get("rotations") >= StressMain.MIN_ROTATIONS, output);
         assertFalse(output.contains("VIOLATION"), output);
     }
 }

@@ -33,7 +33,8 @@ import java.util.function.IntUnaryOperator;
  *       refused — no false accept;</li>
  *   <li>every result is the honest one or the refusal value; no thread throws.</li>
  * </ul>
- * Arguments: {@code <seconds>}.
+ * Arguments: {@code <seconds> [<maxSeconds>]}: it runs at least {@code seconds}, then on until every count
+ * has reached its minimum ({@link #enoughOfEach()}) or {@code maxSeconds} have passed.
  */
 public final class StressMain {
     private StressMain() {}
@@ -49,6 +50,17 @@ public final class StressMain {
     static final AtomicLong tampers = new AtomicLong();
     static final AtomicLong retirements = new AtomicLong();
     static final AtomicLong built = new AtomicLong();
+
+    /** What a run must have done of each kind to mean something; StressForkTest asserts the same figures. */
+    static final long MIN_UNTOUCHED_CALLS = 10_000, MIN_VICTIM_CALLS = 5_000, MIN_VICTIM_REFUSALS = 1_000,
+            MIN_DECISIVE_TAMPER_CHECKS = 100, MIN_TAMPERS = 100, MIN_RETIREMENTS = 100, MIN_ROTATIONS = 100;
+
+    static boolean enoughOfEach() {
+        return untouchedCalls.get() >= MIN_UNTOUCHED_CALLS && victimCalls.get() >= MIN_VICTIM_CALLS
+                && victimRefusals.get() >= MIN_VICTIM_REFUSALS && decisiveTamperChecks.get() >= MIN_DECISIVE_TAMPER_CHECKS
+                && tampers.get() >= MIN_TAMPERS && retirements.get() >= MIN_RETIREMENTS
+                && ROTATIONS_FINISHED.get() >= MIN_ROTATIONS;
+    }
 
     static void violation(String what) {
         if (VIOLATIONS.size() < 50) {
@@ -81,7 +93,8 @@ public final class StressMain {
 
     public static void main(String[] args) throws Exception {
         long seconds = Long.parseLong(args[0]);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        long maxSeconds = args.length > 1 ? Long.parseLong(args[1]) : seconds;
+        long start = System.nanoTime();
         FuzzWorld.CountingSink audit = new FuzzWorld.CountingSink();
         Registry registry = Registry.open(RegistryOptions.builder().auditSink(audit).build());
         Fixtures.Targets honestTargets = new Fixtures.Targets();
@@ -94,7 +107,7 @@ public final class StressMain {
 
         for (int i = 0; i < 2; i++) {                                   // untouched, native → Java
             MethodHandle h = Fixtures.nativeCaller(untouched.get(i), "inc");
-            threads.add(loop("untouched-native-" + i, deadline, () -> {
+            threads.add(loop("untouched-native-" + i, () -> {
                 int r = (int) h.invokeExact(41);
                 untouchedCalls.incrementAndGet();
                 if (r != 42) {
@@ -103,7 +116,7 @@ public final class StressMain {
             }));
         }
         MethodHandle javaSide = untouched.get(2).slotHandle("dbl");      // untouched, Java → native
-        threads.add(loop("untouched-java", deadline, () -> {
+        threads.add(loop("untouched-java", () -> {
             int r;
             try {
                 r = (int) javaSide.invokeExact(21);
@@ -118,7 +131,7 @@ public final class StressMain {
 
         for (int i = 0; i < 2; i++) {                                   // victims, native → Java
             Random random = new Random(i);
-            threads.add(loop("victim-native-" + i, deadline, () -> {
+            threads.add(loop("victim-native-" + i, () -> {
                 // one snapshot: the churner removes victims meanwhile, so size() then get() could miss
                 Victim[] now = victims.toArray(Victim[]::new);
                 if (now.length == 0) {
@@ -148,7 +161,7 @@ public final class StressMain {
         }
 
         Random churn = new Random(42);
-        threads.add(loop("churner", deadline, () -> {                  // build, tamper, revoke, close
+        threads.add(loop("churner", () -> {                  // build, tamper, revoke, close
             if (victims.size() < 12 && built.get() < 3_000) {
                 victims.add(new Victim(registry));
                 built.incrementAndGet();
@@ -192,7 +205,7 @@ public final class StressMain {
             Thread.sleep(0, 200_000);
         }));
 
-        threads.add(loop("rotator", deadline, () -> {                  // key rotation under all of it
+        threads.add(loop("rotator", () -> {                  // key rotation under all of it
             ROTATIONS_STARTED.incrementAndGet();
             try {
                 registry.rotateKey();
@@ -203,8 +216,14 @@ public final class StressMain {
         }));
 
         threads.forEach(Thread::start);
+        // At least `seconds`; then on until every count reached its minimum (a loaded machine is slow) or `maxSeconds`.
+        Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        while (!STOP.get() && !enoughOfEach() && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(maxSeconds)) {
+            Thread.sleep(100);
+        }
+        STOP.set(true);
         for (Thread t : threads) {
-            t.join(TimeUnit.SECONDS.toMillis(seconds + 30));
+            t.join(TimeUnit.SECONDS.toMillis(30));
             if (t.isAlive()) {
                 violation(t.getName() + " did not stop");
                 STOP.set(true);
@@ -231,10 +250,10 @@ public final class StressMain {
         void run() throws Throwable;
     }
 
-    private static Thread loop(String name, long deadline, Step step) {
+    private static Thread loop(String name, Step step) {
         Thread t = new Thread(() -> {
             try {
-                while (!STOP.get() && System.nanoTime() < deadline) {
+                while (!STOP.get()) {
                     step.run();
                 }
             } catch (Throwable e) {
