@@ -3,6 +3,7 @@ package io.tabguard.testkit;
 import io.tabguard.guard.Schema;
 import io.tabguard.registry.CallbackTable;
 import io.tabguard.registry.Registry;
+import io.tabguard.registry.TableStatus;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -84,7 +85,11 @@ class AllowListTest {
     void listingTheLibraryThatDefinesThemLetsThemBind(String symbol) {
         try (Registry withLibc = Fixtures.open(audit, o -> o.allowLibrary("libz.so.1").allowLibrary("libc.so.6"))) {
             CallbackTable t = withLibc.builder(ZLIB).bindNative("checksum", symbol).build();   // bound, never called
-            assertEquals(Linker.nativeLinker().defaultLookup().find(symbol).orElseThrow().address(), t.function("checksum").address());
+            // The slot holds the entry thunk in front of the function (issue 16), never the function's own address.
+            long function = Linker.nativeLinker().defaultLookup().find(symbol).orElseThrow().address();
+            assertNotEquals(0, t.function("checksum").address());
+            assertNotEquals(function, t.function("checksum").address());
+            assertEquals(TableStatus.OPEN, t.status());
         }
     }
 
