@@ -141,6 +141,10 @@ public final class AuditLog implements AuditSink {
          * A copy that keeps the signing key in {@code file} instead of {@code <log>.key}, for example
          * on another volume or in a directory only the writer can read: whoever can write the log's
          * folder then does not also hold the key. Created there (mode 600) on first open.
+         *
+         * @param file the signing key file; a relative path is resolved against the current directory now
+         * @return the copy
+         * @throws NullPointerException if {@code file} is {@code null}
          */
         public Options withKeyFile(Path file) {
             return new Options(checkpointEvery, fsync, queueCapacity, synchronous, syncTimeout,

@@ -80,8 +80,14 @@ public final class AuditVerifier {
      * with fewer records than that checkpoint, or whose first records have another root, is
      * {@link VerificationReport.Reason#INCONSISTENT}.
      *
-     * @throws IOException as {@link #verify(Path, Path)}, and if {@code sinceCheckpoint} is not a
-     *                     checkpoint signed by the key
+     * @param log             the log file
+     * @param verificationKey the verification key file
+     * @param sinceCheckpoint a file holding the earlier checkpoint (signed note or JSON checkpoint line)
+     * @return the report; {@link VerificationReport#intact()} is true only if it would be for
+     *         {@link #verify(Path, Path)} and the log extends {@code sinceCheckpoint}
+     * @throws IOException          as {@link #verify(Path, Path)}, and if {@code sinceCheckpoint} is not a
+     *                              checkpoint signed by the key
+     * @throws NullPointerException if {@code sinceCheckpoint} is {@code null}
      */
     public static VerificationReport verify(Path log, Path verificationKey, Path sinceCheckpoint) throws IOException {
         return verify(log, verificationKey, Objects.requireNonNull(sinceCheckpoint, "sinceCheckpoint"), null);
@@ -183,8 +189,12 @@ public final class AuditVerifier {
      * A consistency proof from the tree of the log's first {@code oldSize} records to the last
      * checkpoint of the log whose signature verifies with {@code verificationKey}.
      *
-     * @throws IOException              if a file cannot be read, or the log has no verified checkpoint of at
-     *                                  least {@code oldSize} records
+     * @param log             the log file, at most 256 MiB
+     * @param oldSize         the number of records of the older tree (the older checkpoint's size)
+     * @param verificationKey the verification key file
+     * @return the proof from {@code oldSize} to that checkpoint's size, carrying its signed note
+     * @throws IOException              if a file cannot be read, the log is over 256 MiB, or the log has no
+     *                                  verified checkpoint of at least {@code oldSize} records
      * @throws IllegalArgumentException if {@code oldSize} is negative
      */
     public static ConsistencyProof consistencyProof(Path log, long oldSize, Path verificationKey) throws IOException {
@@ -206,6 +216,11 @@ public final class AuditVerifier {
      * key in {@code verificationKey}, are for the proof's sizes, and the proof shows the older tree is
      * a prefix of the newer one. Never throws for bad proof or note content: returns false.
      *
+     * @param proof           the proof, or {@code null} (false)
+     * @param oldCheckpoint   the signed checkpoint note of the older tree, as kept by the operator, or
+     *                        {@code null} (false)
+     * @param verificationKey the verification key file
+     * @return whether both checkpoints are genuine and the log only grew between them
      * @throws IOException if the key file cannot be read or is malformed
      */
     public static boolean verifyConsistency(ConsistencyProof proof, String oldCheckpoint, Path verificationKey)

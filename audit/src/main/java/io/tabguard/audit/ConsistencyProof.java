@@ -12,9 +12,9 @@ import java.util.Objects;
  *
  * <p>Immutable and thread-safe: arrays are copied in and out.
  *
- * <p>Refuses (constructor): sizes with {@code oldSize < 0} or {@code newSize < oldSize}, a {@code null}
- * path or path element, an element that is not 32 bytes ({@link IllegalArgumentException},
- * {@link NullPointerException}).
+ * <p>Refuses (constructor): sizes with {@code oldSize < 0} or {@code newSize < oldSize}, a path element
+ * that is {@code null} or not 32 bytes ({@link IllegalArgumentException}), a {@code null} path
+ * ({@link NullPointerException}).
  */
 public final class ConsistencyProof {
     private final long oldSize;
@@ -23,10 +23,15 @@ public final class ConsistencyProof {
     private final String newCheckpoint;
 
     /**
+     * A proof from a tree of {@code oldSize} records to one of {@code newSize}; the path is copied.
+     *
      * @param oldSize       the size of the older tree
      * @param newSize       the size of the newer tree
      * @param path          the consistency path, as RFC 9162 §2.1.4.1 orders it
      * @param newCheckpoint the signed checkpoint note for {@code newSize}, or {@code null}
+     * @throws NullPointerException     if {@code path} is {@code null}
+     * @throws IllegalArgumentException if {@code oldSize < 0} or {@code newSize < oldSize}, or a path
+     *                                  element is {@code null} or not 32 bytes
      */
     public ConsistencyProof(long oldSize, long newSize, List<byte[]> path, String newCheckpoint) {
         Objects.requireNonNull(path, "path");
@@ -46,17 +51,29 @@ public final class ConsistencyProof {
         this.newCheckpoint = newCheckpoint;
     }
 
-    /** The number of records of the older tree. */
+    /**
+     * The number of records of the older tree.
+     *
+     * @return the older size, at least 0
+     */
     public long oldSize() {
         return oldSize;
     }
 
-    /** The number of records of the newer tree. */
+    /**
+     * The number of records of the newer tree.
+     *
+     * @return the newer size, at least {@link #oldSize()}
+     */
     public long newSize() {
         return newSize;
     }
 
-    /** A copy of the consistency path. */
+    /**
+     * The consistency path, in RFC 9162 §2.1.4.1 order.
+     *
+     * @return a fresh, mutable copy: a list of copied 32-byte hashes
+     */
     public List<byte[]> path() {
         List<byte[]> out = new ArrayList<>(path.size());
         for (byte[] p : path) {
@@ -65,7 +82,11 @@ public final class ConsistencyProof {
         return out;
     }
 
-    /** The signed checkpoint note for {@link #newSize()}, or {@code null}. */
+    /**
+     * The signed checkpoint note for {@link #newSize()}.
+     *
+     * @return the note, or {@code null} if the proof carries none
+     */
     public String newCheckpoint() {
         return newCheckpoint;
     }

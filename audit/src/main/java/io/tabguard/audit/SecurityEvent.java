@@ -61,7 +61,19 @@ public record SecurityEvent(EventType type, Instant time, long tableSerial, Stri
         }
     }
 
-    /** A single event ({@code count} 1). */
+    /**
+     * A single event ({@code count} 1, no first and last times).
+     *
+     * @param type        what happened
+     * @param time        when it happened
+     * @param tableSerial the table's serial number, or 0 when the event concerns no table
+     * @param schemaName  the schema's name, or {@code null}
+     * @param schemaId    the schema's 64-bit id, or 0
+     * @param violation   the name of a guard violation, or {@code null}
+     * @param offset      the byte offset the violation was found at, or -1
+     * @param detail      free text for operators, or {@code null}; never key material
+     * @throws NullPointerException if {@code type} or {@code time} is {@code null}
+     */
     public SecurityEvent(EventType type, Instant time, long tableSerial, String schemaName, long schemaId,
                          String violation, long offset, String detail) {
         this(type, time, tableSerial, schemaName, schemaId, violation, offset, detail, 1, null, null);
@@ -70,6 +82,21 @@ public record SecurityEvent(EventType type, Instant time, long tableSerial, Stri
     /**
      * One record standing for {@code count} occurrences between {@code firstTime} and {@code lastTime}
      * (its {@code time} is {@code lastTime}); a {@code count} of 1 is a single event at {@code lastTime}.
+     *
+     * @param type        what happened
+     * @param tableSerial the table's serial number, or 0 when the events concern no table
+     * @param schemaName  the schema's name, or {@code null}
+     * @param schemaId    the schema's 64-bit id, or 0
+     * @param violation   the name of a guard violation, or {@code null}
+     * @param offset      the byte offset the violation was found at, or -1
+     * @param detail      free text for operators, or {@code null}; never key material
+     * @param count       how many occurrences the record stands for, at least 1
+     * @param firstTime   the first occurrence (ignored when {@code count} is 1)
+     * @param lastTime    the last occurrence, also the event's {@code time}
+     * @return the summary event
+     * @throws NullPointerException     if {@code type} or {@code lastTime} is {@code null}
+     * @throws IllegalArgumentException if {@code count} is below 1, or above 1 without both times or with
+     *                                  {@code firstTime} after {@code lastTime}
      */
     public static SecurityEvent summary(EventType type, long tableSerial, String schemaName, long schemaId,
                                         String violation, long offset, String detail, long count,

@@ -117,13 +117,30 @@ public record VerificationReport(boolean intact, long records, long checkpoints,
         }
     }
 
-    /** A report without unsealed ranges. */
+    /**
+     * A report without unsealed ranges.
+     *
+     * @param intact       true only if every check passed and the log ends with a final checkpoint
+     * @param records      records that verified (all of them when intact)
+     * @param checkpoints  checkpoints whose signature and root verified
+     * @param firstBadSeq  position of the first bad record, or -1 when intact
+     * @param firstBadLine 1-based line of the failure, or -1 when intact
+     * @param reason       why the log is not intact, or {@code null} when intact; never {@link Reason#UNSEALED}
+     * @param message      a one-line explanation
+     * @throws NullPointerException     if {@code message} is {@code null}
+     * @throws IllegalArgumentException as the canonical constructor (see the class description)
+     */
     public VerificationReport(boolean intact, long records, long checkpoints, long firstBadSeq, long firstBadLine,
                               Reason reason, String message) {
         this(intact, records, checkpoints, firstBadSeq, firstBadLine, reason, message, List.of());
     }
 
-    /** {@link Verdict#INTACT}, {@link Verdict#UNSEALED} (reason {@link Reason#UNSEALED}) or {@link Verdict#NOT_INTACT}. */
+    /**
+     * The report's verdict, derived from {@link #intact()} and {@link #reason()}.
+     *
+     * @return {@link Verdict#INTACT}, {@link Verdict#UNSEALED} (reason {@link Reason#UNSEALED}) or
+     *         {@link Verdict#NOT_INTACT}
+     */
     public Verdict verdict() {
         if (intact) {
             return Verdict.INTACT;

@@ -182,8 +182,18 @@ public final class Schema {
      * by checksum and signature. Its layout keeps its inner names but not its own (jextract names a nested
      * struct's layout after the member, which is the member's name already); it may contain pointers, which are data
      * like any other (never slots: a function pointer inside a nested struct is not minted or checked).
+     *
+     * @param name       the member's name
+     * @param offset     offset from the start of the payload
+     * @param sinceMinor the minor that introduced the member
+     * @param layout     its sequence, struct or union layout
      */
     public record Aggregate(String name, long offset, int sinceMinor, MemoryLayout layout) implements Member {
+        /**
+         * Checks the components.
+         *
+         * @throws NullPointerException if {@code name} or {@code layout} is {@code null}
+         */
         public Aggregate {
             Objects.requireNonNull(name);
             Objects.requireNonNull(layout);
@@ -243,7 +253,15 @@ public final class Schema {
      * {@code ADDRESS} member named in {@code slots} is a required slot of that descriptor, every other
      * member is data. For minors and slot options use {@link Builder#members(GroupLayout, Map, Consumer)}.
      *
-     * @throws IllegalArgumentException as {@link Builder#members(GroupLayout, Map, Consumer)}
+     * @param name   the schema's name, as {@link #builder(String, int)}
+     * @param major  the major version, 0 to 65535
+     * @param layout a struct layout with named members at their C offsets
+     * @param slots  the C function type of each member that is a slot, by member name
+     * @return the schema, at minor 0
+     * @throws IllegalArgumentException as {@link #builder(String, int)} and
+     *                                  {@link Builder#members(GroupLayout, Map, Consumer)}
+     * @throws IllegalStateException    as {@link Builder#build()}: the layout has no member, or the table
+     *                                  would be too large
      */
     public static Schema fromLayout(String name, int major, GroupLayout layout, Map<String, FunctionDescriptor> slots) {
         return builder(name, major).members(layout, slots).build();
@@ -309,6 +327,10 @@ public final class Schema {
     /**
      * The hash of {@link #layoutDescription(int)}: what the header's {@code layout_id} of a table of
      * minor {@code atMinor} holds. Minors that add no member share the id of the one before.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return the 64-bit layout id
+     * @throws IllegalArgumentException if the schema has no such minor
      */
     public long layoutId(int atMinor) {
         checkMinor(atMinor);
@@ -324,6 +346,10 @@ public final class Schema {
      * and every member of minors {@code 0..atMinor} with its offset, minor and C signature. It describes
      * the C struct only: whether a slot is required and how its context is bound are the builder's
      * policy, which a registry compares itself when it adopts a table for another schema object.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return the layout description, one line per field
+     * @throws IllegalArgumentException if the schema has no such minor
      */
     public String layoutDescription(int atMinor) {
         checkMinor(atMinor);
@@ -657,7 +683,16 @@ public final class Schema {
 
         private LayoutImport() {}
 
-        /** {@code firstMember} and the members after it belong to {@code newMinor} (until the next boundary). */
+        /**
+         * {@code firstMember} and the members after it belong to {@code newMinor} (until the next boundary).
+         *
+         * @param newMinor    the minor of the members from {@code firstMember} on, up to 65535 and not below
+         *                    the minor before it (checked when {@link Builder#members(GroupLayout, Map, Consumer)}
+         *                    reaches the member)
+         * @param firstMember the name of the layout member the minor begins at
+         * @return this import
+         * @throws IllegalArgumentException if a boundary was already set at {@code firstMember}
+         */
         public LayoutImport minor(int newMinor, String firstMember) {
             Objects.requireNonNull(firstMember, "firstMember");
             if (boundaries.putIfAbsent(firstMember, newMinor) != null) {
@@ -666,7 +701,14 @@ public final class Schema {
             return this;
         }
 
-        /** Options of the slot {@code slotName}: optional, default, refusal value, context binding. */
+        /**
+         * Options of the slot {@code slotName}: optional, default, refusal value, context binding.
+         *
+         * @param slotName  the name of a member among the import's slots
+         * @param configure sets the slot's options, as for {@link Builder#slot(String, FunctionDescriptor, Consumer)}
+         * @return this import
+         * @throws IllegalArgumentException if options for {@code slotName} were already given
+         */
         public LayoutImport slot(String slotName, Consumer<SlotOptions> configure) {
             Objects.requireNonNull(slotName, "slotName");
             Objects.requireNonNull(configure, "configure");
@@ -788,7 +830,10 @@ public final class Schema {
          * for {@code char name[16]}) or a nested struct or union, placed at the layout's own alignment. A
          * {@link ValueLayout} goes to {@link #data(String, ValueLayout)}.
          *
-         * @throws IllegalArgumentException for an empty layout, a padding layout, or a scalar inside it that
+         * @param memberName the member's name, a C identifier
+         * @param layout     a sequence, struct or union layout; its own name is dropped, its inner names kept
+         * @return this builder
+         * @throws IllegalArgumentException if the name is not a C identifier or is taken, or for an empty layout, a padding layout, or a scalar inside it that
          *                                  is not a C scalar or pointer
          */
         public Builder data(String memberName, MemoryLayout layout) {
@@ -806,7 +851,15 @@ public final class Schema {
             return this;
         }
 
-        /** {@link #members(GroupLayout, Map, Consumer)} with every member of the current minor and default slot options. */
+        /**
+         * {@link #members(GroupLayout, Map, Consumer)} with every member of the current minor and default slot options.
+         *
+         * @param layout a jextract-style struct layout
+         * @param slots  the C function type of each member that is a slot, by member name
+         * @return this builder
+         * @throws IllegalArgumentException as {@link #members(GroupLayout, Map, Consumer)}
+         * @throws IllegalStateException    if members were declared before
+         */
         public Builder members(GroupLayout layout, Map<String, FunctionDescriptor> slots) {
             return members(layout, slots, o -> {});
         }
@@ -819,6 +872,10 @@ public final class Schema {
          * {@link Data} member and any array or nested struct an {@link Aggregate}. Members belong to the
          * current minor until a {@link LayoutImport#minor} boundary. Must be the first members declared.
          *
+         * @param layout    a jextract-style struct layout: named members at their C offsets, explicit padding
+         * @param slots     the C function type of each member that is a slot, by member name
+         * @param configure sets minor boundaries and slot options
+         * @return this builder
          * @throws IllegalArgumentException naming the member: a member the C rules place elsewhere than the
          *         layout does (a packed struct), an unnamed member, a slot that is not an {@code ADDRESS}
          *         member, a slot, option or boundary naming no member of the layout, a boundary whose minor

@@ -113,8 +113,13 @@ public final class TableBuilder {
      * {@code execve}, {@code mprotect}, {@code dlopen}, which libz's dependency libc defines), a data object,
      * a label, a PLT/GOT stub or an IFUNC is refused.
      *
-     * @throws IllegalArgumentException if no allow-listed library defines {@code symbol} as a function; the
-     *                                  message says where the name resolved instead ({@code SLOT_OUTSIDE_ALLOW_LIST})
+     * @param slot   the slot's name
+     * @param symbol the name of the C function to call, as the allow-listed library's symbol table defines it
+     * @return this builder
+     * @throws IllegalArgumentException if there is no such slot, or no allow-listed library defines
+     *                                  {@code symbol} as a function; the message says where the name
+     *                                  resolved instead ({@code SLOT_OUTSIDE_ALLOW_LIST})
+     * @throws IllegalStateException    if the slot is bound already
      */
     public TableBuilder bindNative(String slot, String symbol) {
         slot(slot);
