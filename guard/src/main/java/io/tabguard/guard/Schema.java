@@ -87,11 +87,23 @@ public final class Schema {
         }
     }
 
-    /** A plain value member, written by the table's builder and covered by checksum and signature. */
-    public record Data(String name, long offset, int sinceMinor, ValueLayout layout) implements Member {
+    /**
+     * A plain value member, written by the table's builder and covered by checksum and signature; or,
+     * if {@code consumerWritten}, a pointer-sized member the native consumer writes (such as
+     * {@code sqlite3_vfs.pNext}): its 8 bytes count as zero in the checksum and signature, the per-call
+     * compare leaves them out, and a table that has one lives in writable memory.
+     */
+    public record Data(String name, long offset, int sinceMinor, ValueLayout layout, boolean consumerWritten) implements Member {
         public Data {
             Objects.requireNonNull(name);
             Objects.requireNonNull(layout);
+            if (consumerWritten && (layout.byteSize() != Long.BYTES || offset % Long.BYTES != 0)) {
+                throw new IllegalArgumentException("a consumer-written member is pointer-sized and pointer-aligned: " + name);
+            }
+        }
+
+        public Data(String name, long offset, int sinceMinor, ValueLayout layout) {
+            this(name, offset, sinceMinor, layout, false);
         }
     }
 
@@ -228,9 +240,23 @@ public final class Schema {
         StringBuilder sb = new StringBuilder(canonicalDescription);
         for (Member m : members) {
             sb.append("since=").append(m.sinceMinor()).append(' ').append(m.name()).append('@').append(m.offset())
-                    .append(':').append(cSignature(m)).append('\n');
+                    .append(':').append(cSignature(m)).append(consumerWrittenMark(m)).append('\n');
         }
         return sb.toString();
+    }
+
+    /** Part of the identity only where present, so the ids of schemas without such members do not change. */
+    private static String consumerWrittenMark(Member m) {
+        return m instanceof Data d && d.consumerWritten() ? " consumer-written" : "";
+    }
+
+    /**
+     * Payload offsets of the consumer-written members at {@code atMinor}, ascending: the bytes
+     * {@code [offset, offset + 8)} that checksum, signature and per-call compare leave out.
+     */
+    public long[] consumerWrittenOffsets(int atMinor) {
+        return members(atMinor).stream().filter(m -> m instanceof Data d && d.consumerWritten())
+                .mapToLong(Member::offset).toArray();
     }
 
     private static String describe(String name, int major, List<Member> members) {
@@ -240,7 +266,7 @@ public final class Schema {
         for (Member m : members) {
             if (m.sinceMinor() == 0) {
                 sb.append("member=").append(m.name()).append('@').append(m.offset()).append(':')
-                        .append(cSignature(m)).append('\n');
+                        .append(cSignature(m)).append(consumerWrittenMark(m)).append('\n');
             }
         }
         return sb.toString();
@@ -409,6 +435,18 @@ public final class Schema {
             ValueLayout native_ = layout.withOrder(ByteOrder.nativeOrder()).withByteAlignment(layout.byteSize());
             long offset = place(memberName, native_);
             members.add(new Data(memberName, offset, currentMinor, native_));
+            return this;
+        }
+
+        /**
+         * A pointer-sized data member that the native consumer writes into the table it was given (as
+         * {@code sqlite3_vfs_register} writes {@code pVfs->pNext}). The builder cannot set it (it starts
+         * NULL); checksum, signature and the per-call compare leave its 8 bytes out; a table of a schema
+         * with one is built in writable memory. A slot can never be declared so.
+         */
+        public Builder consumerWritten(String memberName) {
+            long offset = place(memberName, ValueLayout.ADDRESS);
+            members.add(new Data(memberName, offset, currentMinor, ValueLayout.ADDRESS, true));
             return this;
         }
 

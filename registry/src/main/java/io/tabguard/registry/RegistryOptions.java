@@ -14,9 +14,11 @@ import java.util.Optional;
  *
  * @param auditLog  the audit log file, or empty for the default place (see the README)
  * @param auditSink a sink the caller owns and closes, which takes precedence over {@code auditLog}
+ * @param writableTables every table is built as {@link TableBuilder#writable()} (for test harnesses that
+ *                       play a native writer); by default tables are read-only to native code
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
-                              Optional<AuditSink> auditSink, List<String> allowedLibraries) {
+                              Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean writableTables) {
 
     public RegistryOptions {
         Objects.requireNonNull(refusalPolicy);
@@ -41,8 +43,18 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private Path auditLog;
         private AuditSink auditSink;
         private final List<String> allowedLibraries = new ArrayList<>();
+        private boolean writableTables;
 
         private Builder() {}
+
+        /**
+         * Builds every table of the registry in memory native code can write (see {@link TableBuilder#writable()}):
+         * tampering is then detected at the next dispatch instead of prevented. For test harnesses.
+         */
+        public Builder writableTables() {
+            this.writableTables = true;
+            return this;
+        }
 
         public Builder refusalPolicy(RefusalPolicy policy) {
             this.refusalPolicy = Objects.requireNonNull(policy);
@@ -73,7 +85,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
 
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
-                    Optional.ofNullable(auditSink), allowedLibraries);
+                    Optional.ofNullable(auditSink), allowedLibraries, writableTables);
         }
     }
 }

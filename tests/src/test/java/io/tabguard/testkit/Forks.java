@@ -22,9 +22,15 @@ final class Forks {
     }
 
     static Outcome run(Class<?> main, long timeoutSeconds, String... args) throws IOException, InterruptedException {
+        return run(main, timeoutSeconds, List.of(), args);
+    }
+
+    /** {@link #run(Class, long, String...)} with extra JVM options (e.g. where a crashing fork writes its hs_err file). */
+    static Outcome run(Class<?> main, long timeoutSeconds, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(jvmArguments());
+        command.addAll(jvmOptions);
         command.add("-m");
         command.add("io.tabguard.testkit/" + main.getName());
         command.addAll(List.of(args));

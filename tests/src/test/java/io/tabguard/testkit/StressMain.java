@@ -83,7 +83,7 @@ public final class StressMain {
         long seconds = Long.parseLong(args[0]);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         FuzzWorld.CountingSink audit = new FuzzWorld.CountingSink();
-        Registry registry = Registry.open(RegistryOptions.builder().auditSink(audit).build());
+        Registry registry = Registry.open(RegistryOptions.builder().auditSink(audit).writableTables().build());
         Fixtures.Targets honestTargets = new Fixtures.Targets();
         List<CallbackTable> untouched = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
