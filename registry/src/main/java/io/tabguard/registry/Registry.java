@@ -55,6 +55,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * every operation after {@link #close()} ({@link IllegalStateException}); a table of another registry
  * ({@link IllegalArgumentException}); closing from inside one of its own callbacks.
  *
+ * <p>Table memory: memfd-backed slabs mapped twice, read-only for everyone (the addresses handed out)
+ * and read-write for the registry alone; nothing is freed or reused before {@code close()}, so a revoked
+ * or closed table stays readable (and refusing) for native code that still holds it. Writable tables
+ * ({@link TableBuilder#writable()}, {@link RegistryOptions.Builder#writableTables()}, consumer-written
+ * members) come from the registry's arena.
+ *
  * <p>{@code close()} frees every table's memory and trampolines. Native code must not call a slot
  * pointer of this registry after that: until then a closed or revoked table's slots return their
  * refusal values, but after it the code they point to is gone.

@@ -102,6 +102,9 @@ class ReadOnlyTableMemoryTest {
             }
             long readOnlyMapped = memfdBytes("r--s") - before;
             long writableTwin = memfdBytes("rw-s");
+            System.out.println("ReadOnlyTableMemoryTest: " + tables + " tables of " + tableBytes + " B = " + tables * tableBytes
+                    + " B; mapped read-only " + readOnlyMapped + " B (" + String.format("%.3f", (double) readOnlyMapped / (tables * tableBytes))
+                    + "x), writable twin " + writableTwin + " B");
             assertEquals(tables, addresses.size());
             assertTrue(readOnlyMapped <= 2 * tables * tableBytes,
                     readOnlyMapped + " bytes mapped read-only for " + tables + " tables of " + tableBytes + " bytes");

@@ -27,7 +27,10 @@ public final class DispatchGate {
 
     private final MemorySegment live;
     private final MemorySegment writable;
-    /** Per word of the table: the bits the compare checks (0 for a consumer-written word, else all). */
+    /**
+     * Per word of the table: the bits the compare checks (0 for a consumer-written word, else all); null
+     * when the table has no consumer-written word, so the usual compare pays nothing for the feature.
+     */
     private final long[] comparedBits;
     private final long payloadAddress;
     private final long contextAddress;
@@ -56,14 +59,18 @@ public final class DispatchGate {
         }
         this.live = live;
         this.writable = writable;
-        this.comparedBits = new long[(int) (live.byteSize() / Long.BYTES)];
-        java.util.Arrays.fill(comparedBits, -1L);
+        long[] bits = null;
         for (long offset : consumerWrittenOffsets) {
             if (offset % Long.BYTES != 0 || offset < 0 || offset + Long.BYTES > live.byteSize()) {
                 throw new IllegalArgumentException("consumer-written word at " + offset);
             }
-            comparedBits[(int) (offset / Long.BYTES)] = 0;
+            if (bits == null) {
+                bits = new long[(int) (live.byteSize() / Long.BYTES)];
+                java.util.Arrays.fill(bits, -1L);
+            }
+            bits[(int) (offset / Long.BYTES)] = 0;
         }
+        this.comparedBits = bits;
         this.payloadAddress = payloadAddress;
         this.contextAddress = contextAddress;
         this.fullCheckEveryCall = fullCheckEveryCall;
@@ -193,8 +200,14 @@ public final class DispatchGate {
         long[] words = s.words();
         long[] compared = comparedBits;
         long difference = 0;
-        for (int i = 0; i < words.length; i++) {
-            difference |= (live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i]) & compared[i];
+        if (compared == null) {
+            for (int i = 0; i < words.length; i++) {
+                difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i];
+            }
+        } else {
+            for (int i = 0; i < words.length; i++) {
+                difference |= (live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i]) & compared[i];
+            }
         }
         byte[] bytes = s.bytes();
         for (int i = words.length * Long.BYTES; i < bytes.length; i++) {
@@ -238,9 +251,7 @@ public final class DispatchGate {
     public long firstDifference(byte[] liveCopy, byte[] verified) {
         int length = Math.min(liveCopy.length, verified.length);
         for (int i = 0; i < length; i++) {
-            int word = i / Long.BYTES;
-            boolean compared = word >= comparedBits.length || comparedBits[word] != 0;
-            if (compared && liveCopy[i] != verified[i]) {
+            if (compared(i / Long.BYTES) && liveCopy[i] != verified[i]) {
                 return i;
             }
         }
@@ -302,7 +313,7 @@ public final class DispatchGate {
         for (int i = 0; i < after.words().length; i++) {
             long old = before.words()[i];
             long now = after.words()[i];
-            if (old != now && comparedBits[i] != 0
+            if (old != now && compared(i)
                     && !WORD.compareAndSet(writable, (long) i * Long.BYTES, old, now)) {
                 tamperedUnderUs = true;
             }
@@ -316,6 +327,11 @@ public final class DispatchGate {
         if (state == TableState.OPEN && (tamperedUnderUs || !liveMatches(after))) {
             quarantineForTamper(after);
         }
+    }
+
+    /** Whether word {@code word} of the table is checked (every word but a consumer-written one; the tail bytes are). */
+    private boolean compared(int word) {
+        return comparedBits == null || word >= comparedBits.length || comparedBits[word] != 0;
     }
 
     private void quarantineForTamper(Snapshot against) {
