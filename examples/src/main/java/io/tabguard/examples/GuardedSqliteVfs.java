@@ -8,7 +8,6 @@ import io.tabguard.registry.TableBuilder;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -114,6 +113,8 @@ public final class GuardedSqliteVfs implements AutoCloseable {
     private static final MethodHandle VFS_FIND = Sqlite.function("sqlite3_vfs_find", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle VFS_REGISTER = Sqlite.function("sqlite3_vfs_register", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle VFS_UNREGISTER = Sqlite.function("sqlite3_vfs_unregister", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle OPEN_DOWNCALL = Libc.LINKER.downcallHandle(VFS_OPEN);   // (function, vfs, name, file, flags, outFlags)
+    private static final MethodHandle OPEN_HANDLE;
     private static final MethodHandle INNER_METHOD;
     private static final MethodHandle INNER_FILE;
     private static final MethodHandle COUNT;
@@ -121,6 +122,7 @@ public final class GuardedSqliteVfs implements AutoCloseable {
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
+            OPEN_HANDLE = l.findVirtual(GuardedSqliteVfs.class, "xOpen", VFS_OPEN.toMethodType());
             INNER_METHOD = l.findStatic(GuardedSqliteVfs.class, "innerMethod", MethodType.methodType(MemorySegment.class, long.class, MemorySegment.class));
             INNER_FILE = l.findStatic(GuardedSqliteVfs.class, "innerFile", MethodType.methodType(MemorySegment.class, MemorySegment.class));
             COUNT = l.findVirtual(AtomicLong.class, "incrementAndGet", MethodType.methodType(long.class));
@@ -306,18 +308,6 @@ public final class GuardedSqliteVfs implements AutoCloseable {
         return function;
     }
 
-    private static final MethodHandle OPEN_HANDLE;
-
-    static {
-        try {
-            OPEN_HANDLE = MethodHandles.lookup().findVirtual(GuardedSqliteVfs.class, "xOpen", VFS_OPEN.toMethodType());
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private static final MethodHandle OPEN_DOWNCALL = Libc.LINKER.downcallHandle(VFS_OPEN);   // (function, vfs, name, file, flags, outFlags)
-
     /**
      * {@code xOpen}: the default VFS opens the inner file; our file's {@code pMethods} becomes the io
      * methods table when it did (SQLite then calls {@code xClose}), NULL when it did not (SQLite does not).
@@ -333,10 +323,5 @@ public final class GuardedSqliteVfs implements AutoCloseable {
             opens.incrementAndGet();
         }
         return rc;
-    }
-
-    /** The layout of {@code sqlite3_vfs} as {@link #VFS} defines it (for the layout test). */
-    static MemoryLayout vfsLayout() {
-        return VFS.layout(VFS.minor());
     }
 }
