@@ -308,6 +308,11 @@ public final class DispatchGate {
         if (resigned.length != before.bytes().length) {
             throw new IllegalArgumentException("re-signing changed the table's size");
         }
+        for (int i = resigned.length / Long.BYTES * Long.BYTES; i < resigned.length; i++) {
+            if (resigned[i] != before.bytes()[i]) {   // re-signing changes header words only; checked before any write
+                throw new IllegalStateException("re-signing changed a byte past the last whole word");
+            }
+        }
         Snapshot after = snapshotOf(resigned);
         boolean tamperedUnderUs = false;
         for (int i = 0; i < after.words().length; i++) {
@@ -316,11 +321,6 @@ public final class DispatchGate {
             if (old != now && compared(i)
                     && !WORD.compareAndSet(writable, (long) i * Long.BYTES, old, now)) {
                 tamperedUnderUs = true;
-            }
-        }
-        for (int i = after.words().length * Long.BYTES; i < resigned.length; i++) {
-            if (resigned[i] != before.bytes()[i]) {
-                throw new IllegalStateException("re-signing changed a byte past the last whole word");   // the header is whole words
             }
         }
         snapshot = after;
