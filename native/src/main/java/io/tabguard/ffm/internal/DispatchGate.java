@@ -297,7 +297,8 @@ public final class DispatchGate {
      * audited first; a tamper of a word being rewritten that lands after that compare makes the
      * compare-and-set fail (the tampered word is left as it is, the table quarantined); one that lands
      * after a word was written differs from the new snapshot, which the compare after the writes catches
-     * and later dispatches would. Consumer-written words are never written.
+     * and later dispatches would. Consumer-written words are never written, nor is the memory of a table
+     * that is no longer OPEN (only its snapshot is re-signed).
      */
     public synchronized void replace(java.util.function.UnaryOperator<byte[]> resign) {
         if (state == TableState.OPEN && !liveMatches(snapshot)) {
@@ -314,6 +315,12 @@ public final class DispatchGate {
             }
         }
         Snapshot after = snapshotOf(resigned);
+        if (state != TableState.OPEN) {
+            // Nothing reads a retired table's memory (every call is refused on its state first): leave it
+            // exactly as it is, a tamper's evidence included, and re-sign the snapshot alone.
+            snapshot = after;
+            return;
+        }
         boolean tamperedUnderUs = false;
         for (int i = 0; i < after.words().length; i++) {
             long old = before.words()[i];
