@@ -81,7 +81,7 @@ public final class Demo {
                 // The demo reads the events back to print each violation, and writes them to a real,
                 // signed audit log that it verifies at the end.
                 try (AuditLog log = AuditLog.open(logFile)) {
-                    RegistryOptions options = RegistryOptions.builder().auditSink(new TeeSink(events, log)).build();
+                    RegistryOptions options = RegistryOptions.builder().auditSink(new TeeSink(events, log)).writableTables().build();   // the demo plays a native writer
                     registry = Registry.open(options);
                     try {
                         honestRoundTrip("write with fprintf, read back with fread", true);

@@ -37,7 +37,7 @@ public final class LlvmJitProbe {
         String mode = args[0];
         LlvmJit llvm = LlvmJit.load();
         out.println("llvm " + llvm.library());
-        try (Registry registry = Registry.open(RegistryOptions.builder().auditLog(Path.of(args[1])).build())) {
+        try (Registry registry = Registry.open(RegistryOptions.builder().auditLog(Path.of(args[1])).writableTables().build())) {
             SimpleMemoryManager memory = mode.equals("throw") ? new ThrowingMemory() : new JitMemory();
             GuardedJitMemoryManager mm = new GuardedJitMemoryManager(registry, memory);
             switch (mode) {

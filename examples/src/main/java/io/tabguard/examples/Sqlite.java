@@ -47,6 +47,9 @@ final class Sqlite {
     private static final MethodHandle LIBVERSION = find("sqlite3_libversion", FunctionDescriptor.of(ADDRESS));
     private static final MethodHandle OPEN = find("sqlite3_open", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle CLOSE = find("sqlite3_close", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final MethodHandle OPEN_V2 = find("sqlite3_open_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
+    /** {@code sqlite3_open_v2} flags. */
+    static final int SQLITE_OPEN_READWRITE = 0x2, SQLITE_OPEN_CREATE = 0x4;
     private static final MethodHandle EXEC = find("sqlite3_exec",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     private static final MethodHandle ERRCODE = find("sqlite3_errcode", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -144,9 +147,16 @@ final class Sqlite {
          * @throws SqliteException when SQLite cannot open it (also {@link #SQLITE_NOMEM} when no memory)
          */
         static Database open(String path) {
+            return open(path, null);
+        }
+
+        /** {@code sqlite3_open_v2(path, read-write | create, vfs)}; {@code vfs} null for the default VFS. */
+        static Database open(String path, String vfs) {
             try (Arena call = Arena.ofConfined()) {
                 MemorySegment out = call.allocate(ADDRESS);
-                int rc = (int) OPEN.invokeExact(call.allocateFrom(path), out);
+                int rc = vfs == null ? (int) OPEN.invokeExact(call.allocateFrom(path), out)
+                        : (int) OPEN_V2.invokeExact(call.allocateFrom(path), out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                call.allocateFrom(vfs));
                 MemorySegment db = out.get(ADDRESS, 0);
                 if (rc != SQLITE_OK) {
                     String message = db.equals(MemorySegment.NULL) ? null : errmsg(db);
@@ -319,6 +329,18 @@ final class Sqlite {
 
     private static MethodHandle find(String name, FunctionDescriptor descriptor) {
         return LINKER.downcallHandle(symbol(Objects.requireNonNull(name)), descriptor);
+    }
+
+    /** A downcall handle to another entry point of {@code libsqlite3.so.0} (for the VFS example). */
+    static MethodHandle function(String name, FunctionDescriptor descriptor) {
+        return find(name, descriptor);
+    }
+
+    /** Throws unless {@code rc} is {@link #SQLITE_OK}. */
+    static void require(int rc, String function) {
+        if (rc != SQLITE_OK) {
+            throw new SqliteException(function, rc, null);
+        }
     }
 
     private static RuntimeException rethrow(Throwable t) {

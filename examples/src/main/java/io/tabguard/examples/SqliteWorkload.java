@@ -153,7 +153,11 @@ public final class SqliteWorkload {
     }
 
     private void guarded(String scenario, Path auditLog, int rows, int rounds, CheckMode check) throws IOException {
-        Registry registry = Registry.open(RegistryOptions.builder().auditLog(auditLog).checkMode(check).build());
+        RegistryOptions.Builder options = RegistryOptions.builder().auditLog(auditLog).checkMode(check);
+        if (scenario.equals("tamper")) {
+            options.writableTables();   // the stray write below would otherwise fault and stop the process
+        }
+        Registry registry = Registry.open(options.build());
         try {
             GuardedSqliteAllocator allocator = new GuardedSqliteAllocator(registry);
             allocator.install();

@@ -14,6 +14,9 @@ import java.util.zip.CRC32C;
  * can tell. Every method writes the table's native memory directly, behind Tabguard's back, exactly as
  * a stray or hostile C write would.
  *
+ * <p>Only for tables built writable ({@code TableBuilder.writable()}, {@code RegistryOptions.Builder.writableTables()}):
+ * a write into a read-only table faults and the process stops, which is the point of read-only tables.
+ *
  * <p>Stateless; thread-safe as far as it goes (concurrent writes to the same table race, as they would in C).
  */
 @SuppressWarnings("restricted")   // reaching the header from the payload pointer, as C can
@@ -35,7 +38,7 @@ public final class TableTampering {
 
     /** Exchanges the function pointers of two slots in the live payload. */
     public static void swapSlots(CallbackTable table, String slotA, String slotB) {
-        MemorySegment payload = table.payload();
+        MemorySegment payload = liveTable(table).asSlice(AbiV1.HEADER_SIZE);
         long a = offsetOf(table, slotA);
         long b = offsetOf(table, slotB);
         long pa = payload.get(ValueLayout.JAVA_LONG, a);
@@ -45,7 +48,7 @@ public final class TableTampering {
 
     /** Writes {@code function} into a slot of the live payload (for instance another table's trampoline). */
     public static void plant(CallbackTable table, String slot, MemorySegment function) {
-        table.payload().set(ValueLayout.JAVA_LONG, offsetOf(table, slot), function.address());
+        liveTable(table).asSlice(AbiV1.HEADER_SIZE).set(ValueLayout.JAVA_LONG, offsetOf(table, slot), function.address());
     }
 
     /**

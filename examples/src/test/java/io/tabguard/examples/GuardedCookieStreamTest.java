@@ -29,7 +29,7 @@ class GuardedCookieStreamTest {
 
     @BeforeEach
     void open() {
-        registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).build());
+        registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).writableTables().build());
     }
 
     @AfterEach

@@ -230,7 +230,7 @@ class GuardedSqliteTest {
     @Test
     void aTamperedTableAnswersEverySlotWithItsRefusalValueAndNoRefusedReallocCanSucceed() throws Throwable {
         List<SecurityEvent> events = new CopyOnWriteArrayList<>();
-        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).build());
+        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).writableTables().build());
              GuardedSqliteAllocator allocator = new GuardedSqliteAllocator(registry)) {
             Slots c = new Slots(allocator);
             MemorySegment p = (MemorySegment) c.xMalloc.invokeExact(100);

@@ -26,7 +26,7 @@ class GuardedZlibTest {
 
     @BeforeEach
     void open() {
-        registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).build());
+        registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).writableTables().build());
     }
 
     @AfterEach

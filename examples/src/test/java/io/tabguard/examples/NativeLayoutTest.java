@@ -103,6 +103,35 @@ class NativeLayoutTest {
         return run(dir, exe.toString()).lines().map(String::trim).toList();
     }
 
+    /** The VFS example's two tables (issue 15): every member's offset and the size, as gcc computes them from sqlite3.h. */
+    @Test
+    void sqlite3VfsAndIoMethodsMatchWhatGccComputesFromSqlite3H(@TempDir Path dir) throws Exception {
+        for (var entry : java.util.Map.of("sqlite3_vfs", GuardedSqliteVfs.VFS, "sqlite3_io_methods", GuardedSqliteVfs.IO_METHODS).entrySet()) {
+            String struct = entry.getKey();
+            io.tabguard.guard.Schema schema = entry.getValue();
+            List<String> members = schema.members().stream().map(m -> m.name()).toList();
+            StringBuilder c = new StringBuilder("#include <stdio.h>\n#include <stddef.h>\n#include <sqlite3.h>\nint main(void) {\n");
+            c.append("  printf(\"%zu\\n\", sizeof(").append(struct).append("));\n");
+            for (String f : members) {
+                c.append("  printf(\"%zu\\n\", offsetof(").append(struct).append(", ").append(f).append("));\n");
+            }
+            c.append("  return 0;\n}\n");
+            Path source = dir.resolve(struct + "_layout.c");
+            Files.writeString(source, c);
+            Path exe = dir.resolve(struct + "_layout");
+            assertNotNull(run(dir, "gcc", "-o", exe.toString(), source.toString()), "gcc with sqlite3.h is needed");
+            List<Long> values = run(dir, exe.toString()).lines().map(String::trim).map(Long::parseLong).toList();
+            List<Long> expected = new ArrayList<>();
+            expected.add(schema.payloadSize(schema.minor()));
+            for (String f : members) {
+                expected.add(schema.member(f).orElseThrow().offset());
+            }
+            assertEquals(expected, values, struct);
+        }
+        assertEquals(168, GuardedSqliteVfs.VFS.payloadSize(0));
+        assertEquals(152, GuardedSqliteVfs.IO_METHODS.payloadSize(0));
+    }
+
     /** stdout of the command, or null if it could not run or failed. */
     private static String run(Path dir, String... command) throws IOException, InterruptedException {
         Process p;

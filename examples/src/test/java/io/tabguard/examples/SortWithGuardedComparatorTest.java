@@ -33,7 +33,8 @@ class SortWithGuardedComparatorTest {
     @Test
     void aTamperedComparatorTableIsRefusedAndQsortSeesZero() {
         List<SecurityEvent> events = new CopyOnWriteArrayList<>();
-        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(sink(events)).build())) {
+        // writable tables: a write into a read-only one would stop the process (ReadOnlyTableAttackTest)
+        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(sink(events)).writableTables().build())) {
             CallbackTable table = SortWithGuardedComparator.comparatorTable(registry);
             // flip one header byte (the serial) through the payload's view of the table
             java.lang.foreign.MemorySegment header = java.lang.foreign.MemorySegment.ofAddress(table.payload().address() - 128).reinterpret(128);

@@ -157,22 +157,42 @@ public final class Schema {
     }
 
     /**
-     * A plain value member, written by the table's builder and covered by checksum and signature.
+     * A plain value member, written by the table's builder and covered by checksum and signature; or,
+     * if {@code consumerWritten}, a pointer-sized member the native consumer writes (such as
+     * {@code sqlite3_vfs.pNext}): its 8 bytes count as zero in the checksum and signature, the per-call
+     * compare leaves them out, and a table that has one lives in writable memory.
      *
-     * @param name       the member's name
-     * @param offset     offset from the start of the payload
-     * @param sinceMinor the minor that introduced the member
-     * @param layout     its C scalar type, in native byte order at natural alignment
+     * @param name            the member's name
+     * @param offset          offset from the start of the payload
+     * @param sinceMinor      the minor that introduced the member
+     * @param layout          its C scalar type, in native byte order at natural alignment
+     * @param consumerWritten whether the native consumer, not the builder, writes it
      */
-    public record Data(String name, long offset, int sinceMinor, ValueLayout layout) implements Member {
+    public record Data(String name, long offset, int sinceMinor, ValueLayout layout, boolean consumerWritten) implements Member {
         /**
          * Checks the components.
          *
-         * @throws NullPointerException if {@code name} or {@code layout} is {@code null}
+         * @throws NullPointerException     if {@code name} or {@code layout} is {@code null}
+         * @throws IllegalArgumentException if a consumer-written member is not pointer-sized and pointer-aligned
          */
         public Data {
             Objects.requireNonNull(name);
             Objects.requireNonNull(layout);
+            if (consumerWritten && (layout.byteSize() != Long.BYTES || offset % Long.BYTES != 0)) {
+                throw new IllegalArgumentException("a consumer-written member is pointer-sized and pointer-aligned: " + name);
+            }
+        }
+
+        /**
+         * A data member the builder writes (not consumer-written).
+         *
+         * @param name       the member's name
+         * @param offset     offset from the start of the payload
+         * @param sinceMinor the minor that introduced the member
+         * @param layout     its C scalar type
+         */
+        public Data(String name, long offset, int sinceMinor, ValueLayout layout) {
+            this(name, offset, sinceMinor, layout, false);
         }
     }
 
@@ -359,7 +379,7 @@ public final class Schema {
         sb.append("size=").append(payloadSize(atMinor)).append('\n');
         for (Member m : members(atMinor)) {
             sb.append("member=").append(m.name()).append('@').append(m.offset()).append(':').append(cSignature(m))
-                    .append(" since=").append(m.sinceMinor()).append('\n');
+                    .append(consumerWrittenMark(m)).append(" since=").append(m.sinceMinor()).append('\n');
         }
         return sb.toString();
     }
@@ -498,6 +518,24 @@ public final class Schema {
         return "Schema[" + name + " " + major + "." + minor + ", id=" + Long.toHexString(id) + ", " + members.size() + " members]";
     }
 
+    /** Part of the identity only where present, so the ids of schemas without such members do not change. */
+    private static String consumerWrittenMark(Member m) {
+        return m instanceof Data d && d.consumerWritten() ? " consumer-written" : "";
+    }
+
+    /**
+     * Payload offsets of the consumer-written members at {@code atMinor}, ascending: the bytes
+     * {@code [offset, offset + 8)} that checksum, signature and per-call compare leave out.
+     *
+     * @param atMinor a minor of this schema
+     * @return the offsets, empty for a schema without such members
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
+    public long[] consumerWrittenOffsets(int atMinor) {
+        return members(atMinor).stream().filter(m -> m instanceof Data d && d.consumerWritten())
+                .mapToLong(Member::offset).toArray();
+    }
+
     private static String describe(String name, int major, List<Member> members) {
         StringBuilder sb = new StringBuilder("tabguard.schema.v1\n");
         sb.append("name=").append(name).append('\n');
@@ -505,7 +543,7 @@ public final class Schema {
         for (Member m : members) {
             if (m.sinceMinor() == 0) {
                 sb.append("member=").append(m.name()).append('@').append(m.offset()).append(':')
-                        .append(cSignature(m)).append('\n');
+                        .append(cSignature(m)).append(consumerWrittenMark(m)).append('\n');
             }
         }
         return sb.toString();
@@ -945,6 +983,22 @@ public final class Schema {
             if (!layoutNames.contains(memberName)) {
                 throw new IllegalArgumentException(what + " " + memberName + " names no member of the layout");
             }
+        }
+
+        /**
+         * A pointer-sized data member that the native consumer writes into the table it was given (as
+         * {@code sqlite3_vfs_register} writes {@code pVfs->pNext}). The builder cannot set it (it starts
+         * NULL); checksum, signature and the per-call compare leave its 8 bytes out; a table of a schema
+         * with one is built in writable memory. A slot can never be declared so.
+         *
+         * @param memberName the member's name, a C identifier
+         * @return this builder
+         * @throws IllegalArgumentException if the name is not a C identifier or is taken
+         */
+        public Builder consumerWritten(String memberName) {
+            long offset = place(memberName, ValueLayout.ADDRESS);
+            members.add(new Data(memberName, offset, currentMinor, ValueLayout.ADDRESS, true));
+            return this;
         }
 
         /**

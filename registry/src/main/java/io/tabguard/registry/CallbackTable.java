@@ -11,6 +11,8 @@ import java.lang.invoke.MethodHandle;
  * slot is checked first. The only way to a table is {@link Registry#builder}; there is no other
  * implementation and no public constructor.
  *
+ * <p>Table memory is read-only to everything but the registry (see {@link #payload()}).
+ *
  * <p>Thread-safe. Closing a table makes every slot refuse (returning the slot's refusal value to native
  * callers); its memory and trampolines stay valid, and keep refusing, until the registry closes.
  *
@@ -42,7 +44,10 @@ public sealed interface CallbackTable extends AutoCloseable permits io.tabguard.
     long serial();
 
     /**
-     * The struct to hand to native code: the payload, in the layout {@code schema().layout(minor())}.
+     * The struct to hand to native code: the payload, in the layout {@code schema().layout(minor())}, as a
+     * read-only segment. Unless the table was built writable ({@link TableBuilder#writable()}, or a schema
+     * with a consumer-written member), its pages are mapped read-only for native code too: a write through
+     * this address faults and stops the process.
      *
      * @return the payload segment (valid until the registry closes)
      */

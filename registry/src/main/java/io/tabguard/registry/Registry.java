@@ -8,6 +8,7 @@ import io.tabguard.ffm.internal.DispatchTracker;
 import io.tabguard.ffm.internal.EntryThunks;
 import io.tabguard.ffm.internal.LibraryAllowList;
 import io.tabguard.ffm.internal.NativeEntry;
+import io.tabguard.ffm.internal.TableMemory;
 import io.tabguard.ffm.internal.TableState;
 import io.tabguard.ffm.internal.Trampolines;
 import io.tabguard.guard.AbiV1;
@@ -57,6 +58,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * every operation after {@link #close()} ({@link IllegalStateException}); a table of another registry
  * ({@link IllegalArgumentException}); closing from inside one of its own callbacks.
  *
+ * <p>Table memory: memfd-backed slabs mapped twice, read-only for everyone (the addresses handed out)
+ * and read-write for the registry alone; nothing is freed or reused before {@code close()}, so a revoked
+ * or closed table stays readable (and refusing) for native code that still holds it. Writable tables
+ * ({@link TableBuilder#writable()}, {@link RegistryOptions.Builder#writableTables()}, consumer-written
+ * members) come from the registry's arena.
+ *
  * <p>{@code close()} frees every table's memory and trampolines. Native code must not call a slot
  * pointer of this registry after that: until then a closed or revoked table's slots return their
  * refusal values, but after it the code they point to is gone.
@@ -85,6 +92,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class Registry implements AutoCloseable {
     private final RegistryOptions options;
     private final Arena arena = Arena.ofShared();
+    private final TableMemory readOnlyMemory = new TableMemory(arena);
     private final KeyRing keys = new KeyRing(new SecureRandom());
     private final AtomicLong serials = new AtomicLong(1);
     private final Map<Long, TableImpl> byPayloadAddress = new ConcurrentHashMap<>();
@@ -534,14 +542,29 @@ public final class Registry implements AutoCloseable {
     /** Called by {@link TableBuilder#build()} with a complete, type-checked set of bindings. */
     CallbackTable seal(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
                        Map<String, Object> refusals, Map<String, MethodHandle> refusalHandlers, Map<String, Object> data,
-                       MemorySegment registeredContext) {
+                       MemorySegment registeredContext,
+                       boolean writableRequested) {
         ensureOpen();
-        long payloadSize = schema.payloadSize(minor);
-        MemorySegment memory = arena.allocate(AbiV1.HEADER_SIZE + payloadSize, 16);
-        MemorySegment payload = memory.asSlice(AbiV1.HEADER_SIZE);
+        long tableSize = AbiV1.HEADER_SIZE + schema.payloadSize(minor);
+        long[] consumerWritten = schema.consumerWrittenOffsets(minor);
+        boolean writable = writableRequested || options.writableTables() || consumerWritten.length > 0;
+        // memory: what native code and the index see; writing: the registry's own path to the same bytes
+        MemorySegment memory;
+        MemorySegment writing;
+        if (writable) {
+            memory = writing = arena.allocate(tableSize, 16);
+        } else {
+            TableMemory.Block block = readOnlyMemory.allocate(tableSize);
+            memory = block.readOnly();
+            writing = block.writable();
+        }
+        MemorySegment payload = writing.asSlice(AbiV1.HEADER_SIZE);
+        long payloadAddress = memory.address() + AbiV1.HEADER_SIZE;
+        long[] consumerWrittenInTable = java.util.Arrays.stream(consumerWritten).map(o -> AbiV1.HEADER_SIZE + o).toArray();
         boolean full = options.checkMode() == CheckMode.FULL;
         boolean failStop = options.refusalPolicy() == RefusalPolicy.FAIL_STOP;
-        DispatchGate gate = new DispatchGate(memory, payload.address(), registeredContext.address(), full, failStop, tracker);
+        DispatchGate gate = new DispatchGate(memory, writing, consumerWrittenInTable, payloadAddress,
+                registeredContext.address(), full, failStop, tracker);
 
         List<Schema.Slot> slots = new ArrayList<>();
         for (Schema.Member m : schema.members(minor)) {
@@ -588,10 +611,10 @@ public final class Registry implements AutoCloseable {
             long serial = serials.getAndIncrement();
             TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
             gate.bindOwner(table);
-            byte[] stamped = TableStamper.stamp(memory, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
+            byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
             gate.seal(stamped);
             bySerial.put(serial, table);
-            byPayloadAddress.put(payload.address(), table);
+            byPayloadAddress.put(payloadAddress, table);
             table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
             return table;
         } finally {

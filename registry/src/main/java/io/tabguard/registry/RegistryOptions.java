@@ -27,10 +27,13 @@ import java.util.Optional;
  *                         calls back in through native code) before the next is refused as
  *                         {@code DISPATCH_TOO_DEEP}; default {@value #DEFAULT_MAX_NESTED_DISPATCHES}
  * @param auditKeyFile     the audit log's signing key file, or empty for {@code <log>.key} beside the log
+ * @param writableTables   every table is built as {@link TableBuilder#writable()} (for test harnesses that
+ *                         play a native writer); by default tables are read-only to native code
  */
 public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, Optional<Path> auditLog,
                               Optional<AuditSink> auditSink, List<String> allowedLibraries, boolean classPathAllowed,
-                              int maxNestedDispatches, Optional<Path> auditKeyFile) {
+                              int maxNestedDispatches, Optional<Path> auditKeyFile,
+                              boolean writableTables) {
 
     /**
      * Nesting a recursion through native code may reach before it is refused. A stack overflow at the
@@ -85,8 +88,20 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         private final List<String> allowedLibraries = new ArrayList<>();
         private boolean classPathAllowed;
         private int maxNestedDispatches = DEFAULT_MAX_NESTED_DISPATCHES;
+        private boolean writableTables;
 
         private Builder() {}
+
+        /**
+         * Builds every table of the registry in memory native code can write (see {@link TableBuilder#writable()}):
+         * tampering is then detected at the next dispatch instead of prevented. For test harnesses.
+         *
+         * @return this builder
+         */
+        public Builder writableTables() {
+            this.writableTables = true;
+            return this;
+        }
 
         /**
          * What a refused call does besides returning the slot's refusal value (default
@@ -208,7 +223,7 @@ public record RegistryOptions(RefusalPolicy refusalPolicy, CheckMode checkMode, 
         public RegistryOptions build() {
             return new RegistryOptions(refusalPolicy, checkMode, Optional.ofNullable(auditLog),
                     Optional.ofNullable(auditSink), allowedLibraries, classPathAllowed,
-                    maxNestedDispatches, Optional.ofNullable(auditKeyFile));
+                    maxNestedDispatches, Optional.ofNullable(auditKeyFile), writableTables);
         }
     }
 }

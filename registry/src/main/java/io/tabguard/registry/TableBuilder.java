@@ -40,6 +40,7 @@ public final class TableBuilder {
     private final Map<String, Object> refusals = new HashMap<>();
     private final Map<String, MethodHandle> refusalHandlers = new HashMap<>();
     private final Map<String, Object> data = new HashMap<>();
+    private boolean writable;
     private boolean built;
 
     TableBuilder(Registry registry, Schema schema) {
@@ -223,6 +224,9 @@ public final class TableBuilder {
         if (!(m instanceof Schema.Data d)) {
             throw new IllegalArgumentException(member + " is a slot: bind it instead");
         }
+        if (d.consumerWritten()) {
+            throw new IllegalArgumentException(member + " is written by the consumer: it starts NULL");
+        }
         Class<?> boxed = MethodType.methodType(d.layout().carrier()).wrap().returnType();
         if (!boxed.isInstance(value)) {
             throw new IllegalArgumentException("member " + member + " holds a " + boxed.getSimpleName() + ", not a " + value.getClass().getSimpleName());
@@ -239,6 +243,20 @@ public final class TableBuilder {
      */
     public TableBuilder context(MemorySegment registeredContext) {
         this.context = Objects.requireNonNull(registeredContext);
+        return this;
+    }
+
+    /**
+     * Builds the table in memory that native code can write, instead of read-only pages. Only for a
+     * consumer that writes into the struct it is given (a schema with a
+     * {@linkplain Schema.Builder#consumerWritten consumer-written} member is built so anyway) or for
+     * tests that play a native writer: a write into such a table is not prevented, only detected at the
+     * next dispatch through one of its trampolines (refused, quarantined, audited).
+     *
+     * @return this builder
+     */
+    public TableBuilder writable() {
+        this.writable = true;
         return this;
     }
 
@@ -287,7 +305,7 @@ public final class TableBuilder {
                     throw new IllegalStateException("slot " + name + " does not exist at minor " + minor);
                 });
         built = true;
-        return registry.seal(schema, minor, resolved, refusalValues, Map.copyOf(refusalHandlers), Map.copyOf(data), context);
+        return registry.seal(schema, minor, resolved, refusalValues, Map.copyOf(refusalHandlers), Map.copyOf(data), context, writable);
     }
 
     private Schema.Slot slot(String name) {

@@ -91,21 +91,24 @@ class InterfaceTablesTest {
         }
     }
 
+    /**
+     * The payload view handed to Java is read-only, so code holding it cannot swap two slots (it used to,
+     * and the proxy refused afterwards; a native writer's tamper is the tests module's JavaToNativeTest).
+     */
     @Test
-    void aProxyRefusesATamperedTable() {
+    void thePayloadViewCannotBeWrittenAndTheProxyKeepsWorking() {
         try (Registry registry = open()) {
             Impl impl = new Impl();
             CallbackTable table = registry.table(Calculator.class, impl);
             Calculator calc = registry.proxy(Calculator.class, table);
-            // swap two slot pointers in the live payload, as hostile native code could
             MemorySegment p = table.payload();
             long a = p.get(ValueLayout.JAVA_LONG, 0), b = p.get(ValueLayout.JAVA_LONG, 8);
-            p.set(ValueLayout.JAVA_LONG, 0, b);
-            p.set(ValueLayout.JAVA_LONG, 8, a);
-            TableRejectedException e = assertThrows(TableRejectedException.class, () -> calc.add(1, 2));
-            assertEquals(Violation.CHECKSUM, e.violation());
-            assertEquals(TableStatus.QUARANTINED, table.status());
-            assertTrue(events.stream().anyMatch(ev -> ev.type() == io.tabguard.audit.EventType.TABLE_QUARANTINED));
+            assertThrows(IllegalArgumentException.class, () -> p.set(ValueLayout.JAVA_LONG, 0, b));
+            assertThrows(IllegalArgumentException.class, () -> p.set(ValueLayout.JAVA_LONG, 8, a));
+            assertEquals(a, p.get(ValueLayout.JAVA_LONG, 0));
+            assertEquals(3, calc.add(1, 2));
+            assertEquals(TableStatus.OPEN, table.status());
+            assertTrue(events.stream().noneMatch(ev -> ev.type() == io.tabguard.audit.EventType.TABLE_QUARANTINED));
         }
     }
 

@@ -16,6 +16,11 @@ import java.util.zip.CRC32C;
  * table's registry-owned memory and calls slot pointers directly, exactly as a C caller holding the
  * payload pointer could. Nothing here goes through Tabguard's API except to find where a table is.
  *
+ * <p>The write methods write through the address native code was handed. Tables are read-only to
+ * native code by default, so on those a write faults (SIGSEGV) and the process stops: use them on
+ * tables built writable ({@code TableBuilder.writable()}, {@code RegistryOptions.Builder.writableTables()}),
+ * or in a forked JVM that is expected to die.
+ *
  * <p>This is why the test kit's module is granted native access: every method below calls a restricted
  * FFM method ({@link MemorySegment#reinterpret(long)} or the {@link Linker}). Stateless and thread-safe
  * as far as Java is concerned; writes race with dispatch exactly as a native writer's would.

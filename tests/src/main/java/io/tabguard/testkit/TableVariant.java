@@ -38,6 +38,7 @@ public record TableVariant(String name, Attack attack, byte[] bytes) {
     /**
      * Overwrites {@code table}'s live native memory with this variant, as a native attacker would. Variants
      * of another length (truncated, extended, other minors) do not fit: check {@link #fitsLiveTable} first.
+     * The table must have been built writable (a read-only table's write faults and stops the process).
      */
     public void writeTo(CallbackTable table) {
         NativeTamper.writeBytes(table, bytes);

@@ -43,7 +43,7 @@ class AttackCatalogueTest {
 
     @BeforeEach
     void open() {
-        registry = Fixtures.open(audit);
+        registry = Fixtures.openWritable(audit);
     }
 
     @AfterEach

@@ -208,7 +208,7 @@ class BuilderRefusalTest {
     @Test
     void anAllowListedSymbolIsCalledThroughAValidatedDowncall() throws Throwable {
         try (Registry withLibc = Fixtures.open(audit, o -> o.allowLibrary("libc.so.6"))) {
-            CallbackTable table = withLibc.builder(CALC).bindNative("inc", "abs").bind("dbl", targets.dblHandle()).build();
+            CallbackTable table = withLibc.builder(CALC).writable().bindNative("inc", "abs").bind("dbl", targets.dblHandle()).build();
             assertEquals(5, (int) table.slotHandle("inc").invokeExact(-5));
             assertEquals(-10, (int) table.slotHandle("dbl").invokeExact(-5));
             // a tampered table: the validated downcall refuses before reaching abs

@@ -19,7 +19,7 @@ public final class CrashSurvivalMain {
     private CrashSurvivalMain() {}
 
     public static void main(String[] args) throws Throwable {
-        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(new FuzzWorld.CountingSink()).build())) {
+        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(new FuzzWorld.CountingSink()).writableTables().build())) {
             long[] planted = {MalformedTables.abortAddress(), 0x10, -8};
             String[] names = {"abort", "wild", "kernel"};
             for (int i = 0; i < planted.length; i++) {

@@ -34,7 +34,7 @@ class DispatchAttackTest {
 
     @BeforeEach
     void open() {
-        registry = Fixtures.open(audit);
+        registry = Fixtures.openWritable(audit);
     }
 
     @AfterEach
@@ -287,7 +287,7 @@ class DispatchAttackTest {
             }
         };
         Targets t = new Targets();
-        try (Registry r = Registry.open(io.tabguard.registry.RegistryOptions.builder().auditSink(broken).build())) {
+        try (Registry r = Registry.open(io.tabguard.registry.RegistryOptions.builder().auditSink(broken).writableTables().build())) {
             CallbackTable table = Fixtures.calcTable(r, t);
             assertEquals(42, callNative(table, "inc", 41));
             NativeTamper.flipByte(table, AbiV1.OFFSET_MAGIC);

@@ -36,7 +36,7 @@ class DispatchFuzzTest {
             if (registries[i] != null) {
                 registries[i].close();
             }
-            registries[i] = Registry.open(RegistryOptions.builder().auditSink(AUDIT).checkMode(mode).build());
+            registries[i] = Registry.open(RegistryOptions.builder().auditSink(AUDIT).checkMode(mode).writableTables().build());
             built[i] = 0;
         }
         built[i]++;

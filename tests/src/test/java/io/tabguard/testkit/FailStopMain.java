@@ -37,7 +37,7 @@ public final class FailStopMain {
                 print("audit closed");
             }
         };
-        Registry registry = Registry.open(RegistryOptions.builder().refusalPolicy(policy).auditSink(printing).build());
+        Registry registry = Registry.open(RegistryOptions.builder().refusalPolicy(policy).auditSink(printing).writableTables().build());
         CallbackTable table = registry.builder(Fixtures.CALC)
                 .bind("inc", IntUnaryOperator.class, x -> {
                     print("target ran");

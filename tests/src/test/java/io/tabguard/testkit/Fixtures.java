@@ -99,6 +99,19 @@ final class Fixtures {
     }
 
     /**
+     * {@link #calcTable} built writable: the tests that play a native writer with {@link NativeTamper}
+     * need one (a write into a read-only table stops the process; ReadOnlyTableForkTest shows that).
+     */
+    static CallbackTable writableCalcTable(Registry registry, Targets targets) {
+        return registry.builder(CALC)
+                .writable()
+                .bind("inc", targets.incHandle())
+                .bind("dbl", targets.dblHandle())
+                .data("version", 7)
+                .build();
+    }
+
+    /**
      * Collects every event in memory, in arrival order. A lock-free queue rather than a
      * CopyOnWriteArrayList: the concurrency tests flood it with refusals, and copying on every append
      * would make them quadratic.
@@ -157,6 +170,11 @@ final class Fixtures {
 
     static Registry open(Audit audit) {
         return open(audit, b -> {});
+    }
+
+    /** A registry whose tables are all writable, for test classes that tamper with live tables throughout. */
+    static Registry openWritable(Audit audit) {
+        return open(audit, RegistryOptions.Builder::writableTables);
     }
 
     static Registry open(Audit audit, Consumer<RegistryOptions.Builder> configure) {

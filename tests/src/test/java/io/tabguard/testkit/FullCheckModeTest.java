@@ -28,7 +28,7 @@ class FullCheckModeTest {
 
     @BeforeEach
     void open() {
-        registry = Fixtures.open(audit, o -> o.checkMode(CheckMode.FULL));
+        registry = Fixtures.open(audit, o -> o.checkMode(CheckMode.FULL).writableTables());
     }
 
     @AfterEach

@@ -57,7 +57,8 @@ final class FuzzWorld implements AutoCloseable {
     final Map<Schema, List<CallbackTable>> acceptedBy;
 
     FuzzWorld(CheckMode mode) {
-        registry = Registry.open(RegistryOptions.builder().auditSink(audit).checkMode(mode).build());
+        // writable: adoptPointer plays a native writer on these tables (a read-only one would fault)
+        registry = Registry.open(RegistryOptions.builder().auditSink(audit).checkMode(mode).writableTables().build());
         calc = Fixtures.calcTable(registry, targets);
         v0 = registry.builder(VERSIONED).minor(0).bind("inc", targets.incHandle()).data("version", 3).build();
         v1zero = registry.builder(VERSIONED).bind("inc", targets.incHandle()).build();

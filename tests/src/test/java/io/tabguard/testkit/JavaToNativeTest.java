@@ -28,7 +28,7 @@ class JavaToNativeTest {
 
     @BeforeEach
     void open() {
-        registry = Fixtures.open(audit);
+        registry = Fixtures.openWritable(audit);
     }
 
     @AfterEach

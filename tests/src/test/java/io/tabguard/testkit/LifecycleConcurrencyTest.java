@@ -275,8 +275,9 @@ class LifecycleConcurrencyTest {
         CallbackTable table = Fixtures.calcTable(registry, targets);
         // a tampered table, quarantined before the rotations start
         Targets tamperedTargets = new Targets();
-        CallbackTable tampered = Fixtures.calcTable(registry, tamperedTargets);
+        CallbackTable tampered = Fixtures.writableCalcTable(registry, tamperedTargets);
         NativeTamper.flipByte(tampered, AbiV1.HEADER_SIZE + 24);
+        byte[] tamperedBytes = NativeTamper.liveBytes(tampered);
         assertEquals(REFUSED, Fixtures.callNative(tampered, "inc", 1));
         for (int i = 0; i < 20; i++) {
             Fixtures.calcTable(registry, new Targets());   // more tables to re-sign per rotation
@@ -287,7 +288,7 @@ class LifecycleConcurrencyTest {
         Dispatcher javaSide = start("java-to-native", javaCall(table, "dbl"), 21, 42, never);
         MethodHandle tamperedInc = Fixtures.nativeCaller(tampered, "inc");
         Dispatcher attacker = start("attacker", x -> {
-            NativeTamper.flipByte(tampered, AbiV1.HEADER_SIZE + 24);   // re-tamper: rotation rewrites the live table
+            NativeTamper.writeBytes(tampered, tamperedBytes);   // re-tamper: whatever a rotation wrote, the attacker writes again
             return (int) tamperedInc.invokeExact(x);
         }, 1, 2, never);
         awaitCondition("dispatchers under way",

@@ -248,10 +248,11 @@ class PluginTest {
         assertHonestPluginWorks();
     }
 
+    /** With a writable sealed copy (a registry opened {@code writableTables()}), the write lands and is caught. */
     @Test
-    void aPluginWritingIntoTheSealedCopyIsCaughtAtTheNextCallAndQuarantined() throws Throwable {
+    void aPluginWritingIntoAWritableSealedCopyIsCaughtAtTheNextCallAndQuarantined() throws Throwable {
         Path library = compile("TAMPER");
-        try (Plugin p = registry.loadPlugin(library, PLUGIN)) {
+        try (Registry writable = Fixtures.openWritable(audit); Plugin p = writable.loadPlugin(library, PLUGIN)) {
             CallbackTable t = p.table();
             assertEquals(5 + OFFSET, (int) t.slotHandle("add").invokeExact(2, 3));
             MethodHandle tamper = Linker.nativeLinker().downcallHandle(
@@ -265,6 +266,19 @@ class PluginTest {
             assertEquals(1, audit.of(t, EventType.TABLE_QUARANTINED).size(), audit.toString());
         }
         assertHonestPluginWorks();
+    }
+
+    /** By default the sealed copy is read-only to the plugin: the same write faults and the process stops (forked). */
+    @Test
+    void aPluginWritingIntoItsReadOnlySealedCopyStopsTheProcess() throws Exception {
+        Path library = compile("TAMPER");
+        Forks.Outcome fork = Forks.run(PluginTamperMain.class, 120,
+                List.of("-XX:ErrorFile=" + dir.resolve("hs_err_plugin_tamper.log"), "-XX:-CreateCoredumpOnCrash"), library.toString());
+        String out = fork.output();
+        assertTrue(out.contains("SEALED 1005"), "the sealed table worked before the write:\n" + out);
+        assertEquals(1, fork.exitCode(), "the fork must die at the plugin's write (HotSpot: fatal error, _exit(1)):\n" + out);
+        assertTrue(out.contains("SIGSEGV") && out.contains("plugin_tamper"), out);
+        assertFalse(out.contains("TAMPER-RETURNED"), out);
     }
 
     @Test

@@ -19,7 +19,7 @@ class RotationKeepsTamperEvidenceTest {
     @Test
     void aTableTamperedBeforeARotationIsQuarantinedNotSilentlyRestored() throws Throwable {
         Fixtures.Audit audit = new Fixtures.Audit();
-        try (Registry registry = Fixtures.open(audit)) {
+        try (Registry registry = Fixtures.openWritable(audit)) {
             Fixtures.Targets targets = new Fixtures.Targets();
             CallbackTable tampered = Fixtures.calcTable(registry, targets);
             CallbackTable untouched = Fixtures.calcTable(registry, targets);

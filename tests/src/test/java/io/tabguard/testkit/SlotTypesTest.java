@@ -96,7 +96,16 @@ class SlotTypesTest {
     }
 
     private CallbackTable table() throws ReflectiveOperationException {
-        return registry.builder(MIXED)
+        return table(false);
+    }
+
+    /** @param writable for the test that plays a native writer on every byte */
+    private CallbackTable table(boolean writable) throws ReflectiveOperationException {
+        io.tabguard.registry.TableBuilder b = registry.builder(MIXED);
+        if (writable) {
+            b.writable();
+        }
+        return b
                 .bind("notify", handle("notify", VOID_INT))
                 .bind("lookup", handle("lookup", PTR_PTR))
                 .bind("scale", handle("scale", DBL_DBL))
@@ -174,7 +183,7 @@ class SlotTypesTest {
         long size = AbiV1.HEADER_SIZE + MIXED.payloadSize(0);
         List<String> wrong = new ArrayList<>();
         for (long offset = 0; offset < size; offset++) {
-            CallbackTable t = table();
+            CallbackTable t = table(true);
             NativeTamper.flipByte(t, offset);
             double r = (double) nativeCaller(t, "scale", DBL_DBL).invokeExact(2.0);
             if (r != -1.0 || t.status() != TableStatus.QUARANTINED) {

@@ -96,7 +96,7 @@ public final class StressMain {
         long maxSeconds = args.length > 1 ? Long.parseLong(args[1]) : seconds;
         long start = System.nanoTime();
         FuzzWorld.CountingSink audit = new FuzzWorld.CountingSink();
-        Registry registry = Registry.open(RegistryOptions.builder().auditSink(audit).build());
+        Registry registry = Registry.open(RegistryOptions.builder().auditSink(audit).writableTables().build());
         Fixtures.Targets honestTargets = new Fixtures.Targets();
         List<CallbackTable> untouched = new ArrayList<>();
         for (int i = 0; i < 3; i++) {

@@ -43,22 +43,25 @@ public final class TableStamper {
         h.set(LE_LONG, OFFSET_SCHEMA_ID, schema.id());
         h.set(LE_LONG, OFFSET_LAYOUT_ID, schema.layoutId(minor));
         h.set(LE_LONG, OFFSET_SERIAL, serial);
-        return seal(table, bytes, keyEpoch, key, boundAddress);
+        for (long offset : schema.consumerWrittenOffsets(minor)) {
+            h.set(LE_LONG, HEADER_SIZE + offset, 0L);   // counted as zero, and NULL until the consumer writes it
+        }
+        byte[] sealed = seal(bytes, keyEpoch, key, boundAddress);
+        MemorySegment.copy(MemorySegment.ofArray(sealed), 0, table, 0, sealed.length);
+        return sealed;
     }
 
     /**
-     * Re-signs a stamped table under a new key epoch (key rotation). The caller guarantees that
-     * {@code verifiedSnapshot} is the table's verified content; the live memory is overwritten from it,
-     * so a tamper that raced the rotation is undone rather than blessed.
+     * The bytes of a stamped table re-signed under a new key epoch (key rotation), from its verified
+     * snapshot; only the header's epoch, checksum and signature differ. Writes no memory: the caller
+     * writes the words that changed, each checked against the verified value it replaces, so that a
+     * tamper racing the rotation is neither undone nor blessed.
      */
-    public static byte[] resign(MemorySegment table, byte[] verifiedSnapshot, long keyEpoch, SigningKey key, long boundAddress) {
-        if (table.byteSize() != verifiedSnapshot.length) {
-            throw new IllegalArgumentException("snapshot and table differ in size");
-        }
-        return seal(table, verifiedSnapshot.clone(), keyEpoch, key, boundAddress);
+    public static byte[] resign(byte[] verifiedSnapshot, long keyEpoch, SigningKey key, long boundAddress) {
+        return seal(verifiedSnapshot.clone(), keyEpoch, key, boundAddress);
     }
 
-    private static byte[] seal(MemorySegment table, byte[] bytes, long keyEpoch, SigningKey key, long boundAddress) {
+    private static byte[] seal(byte[] bytes, long keyEpoch, SigningKey key, long boundAddress) {
         MemorySegment h = MemorySegment.ofArray(bytes);
         h.set(LE_LONG, OFFSET_KEY_EPOCH, keyEpoch);
         h.set(LE_INT, OFFSET_CHECKSUM, 0);
@@ -66,7 +69,6 @@ public final class TableStamper {
         h.set(LE_INT, OFFSET_CHECKSUM, TableVerifier.checksum(bytes));
         byte[] signature = TableVerifier.signature(bytes, boundAddress, key);
         MemorySegment.copy(MemorySegment.ofArray(signature), 0, h, OFFSET_SIGNATURE, SIGNATURE_SIZE);
-        MemorySegment.copy(h, 0, table, 0, bytes.length);
         return bytes;
     }
 }

@@ -30,6 +30,7 @@ public final class TableVerifier {
         MemorySegment t = MemorySegment.ofArray(copy);
         checkStructure(t, copy.length);
         int minor = checkVersion(t, expected);
+        zeroConsumerWritten(t, expected, minor);
         checkChecksum(copy);
         long epoch = t.get(LE_LONG, OFFSET_KEY_EPOCH);
         checkSignature(copy, boundAddress, keys.forEpoch(epoch));
@@ -182,6 +183,16 @@ public final class TableVerifier {
         }
         if (actual == null || !MacComparison.equal(actual, claimed)) {
             throw new TableRejectedException(Violation.SIGNATURE, OFFSET_SIGNATURE);
+        }
+    }
+
+    /**
+     * The consumer-written members the caller's schema knows (up to the table's minor) count as zero:
+     * the native consumer may have written them. The copy, not the source, is changed.
+     */
+    private static void zeroConsumerWritten(MemorySegment copy, Schema expected, int tableMinor) {
+        for (long offset : expected.consumerWrittenOffsets(Math.min(tableMinor, expected.minor()))) {
+            copy.set(LE_LONG, HEADER_SIZE + offset, 0L);
         }
     }
 

@@ -17,10 +17,21 @@ import java.lang.foreign.ValueLayout;
  */
 public final class DispatchGate {
 
-    /** The verified bytes, also as little-endian words: the per-call compare reads 8 bytes at a time. */
+    /**
+     * The verified bytes, also as little-endian words: the per-call compare reads 8 bytes at a time.
+     * Consumer-written words are zero here (as the checksum and signature count them).
+     */
     private record Snapshot(byte[] bytes, MemorySegment segment, long[] words) {}
 
+    private static final java.lang.invoke.VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
+
     private final MemorySegment live;
+    private final MemorySegment writable;
+    /**
+     * Per word of the table: the bits the compare checks (0 for a consumer-written word, else all); null
+     * when the table has no consumer-written word, so the usual compare pays nothing for the feature.
+     */
+    private final long[] comparedBits;
     private final long payloadAddress;
     private final long contextAddress;
     private final boolean fullCheckEveryCall;
@@ -34,12 +45,33 @@ public final class DispatchGate {
     /**
      * A gate that refuses everything until {@link #seal}: stubs are minted before the table is stamped.
      *
-     * @param live           the whole table (header and payload), in registry-owned native memory
-     * @param contextAddress the context registered with the table, or 0
+     * @param live                   the whole table (header and payload) as native code sees it: read-only
+     *                               pages for a read-only table, the table's own writable memory otherwise
+     * @param writable               the same bytes through the registry's private writable mapping (or
+     *                               {@code live} itself for a writable table); never handed out
+     * @param consumerWrittenOffsets table offsets (8-byte aligned) of pointer-sized members the consumer
+     *                               writes: the compare, like the checksum and signature, leaves them out
+     * @param contextAddress         the context registered with the table, or 0
      */
-    public DispatchGate(MemorySegment live, long payloadAddress, long contextAddress,
-                        boolean fullCheckEveryCall, boolean failStop, DispatchTracker tracker) {
+    public DispatchGate(MemorySegment live, MemorySegment writable, long[] consumerWrittenOffsets, long payloadAddress,
+                        long contextAddress, boolean fullCheckEveryCall, boolean failStop, DispatchTracker tracker) {
+        if (writable.byteSize() != live.byteSize() || live.address() % Long.BYTES != 0 || writable.address() % Long.BYTES != 0) {
+            throw new IllegalArgumentException("live and writable views must be the same size and 8-byte aligned");
+        }
         this.live = live;
+        this.writable = writable;
+        long[] bits = null;
+        for (long offset : consumerWrittenOffsets) {
+            if (offset % Long.BYTES != 0 || offset < 0 || offset + Long.BYTES > live.byteSize()) {
+                throw new IllegalArgumentException("consumer-written word at " + offset);
+            }
+            if (bits == null) {
+                bits = new long[(int) (live.byteSize() / Long.BYTES)];
+                java.util.Arrays.fill(bits, -1L);
+            }
+            bits[(int) (offset / Long.BYTES)] = 0;
+        }
+        this.comparedBits = bits;
         this.payloadAddress = payloadAddress;
         this.contextAddress = contextAddress;
         this.fullCheckEveryCall = fullCheckEveryCall;
@@ -347,9 +379,16 @@ public final class DispatchGate {
 
     private boolean liveMatches(Snapshot s) {
         long[] words = s.words();
+        long[] compared = comparedBits;
         long difference = 0;
-        for (int i = 0; i < words.length; i++) {
-            difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i];
+        if (compared == null) {
+            for (int i = 0; i < words.length; i++) {
+                difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i];
+            }
+        } else {
+            for (int i = 0; i < words.length; i++) {
+                difference |= (live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i]) & compared[i];
+            }
         }
         byte[] bytes = s.bytes();
         for (int i = words.length * Long.BYTES; i < bytes.length; i++) {
@@ -403,8 +442,18 @@ public final class DispatchGate {
     }
 
     private long firstDifference(byte[] liveCopy) {
-        return MemorySegment.mismatch(MemorySegment.ofArray(liveCopy), 0, liveCopy.length,
-                snapshot.segment(), 0, snapshot.bytes().length);
+        return firstDifference(liveCopy, snapshot.bytes());
+    }
+
+    /** The first offset where {@code liveCopy} and {@code verified} differ outside consumer-written words, or -1. */
+    public long firstDifference(byte[] liveCopy, byte[] verified) {
+        int length = Math.min(liveCopy.length, verified.length);
+        for (int i = 0; i < length; i++) {
+            if (compared(i / Long.BYTES) && liveCopy[i] != verified[i]) {
+                return i;
+            }
+        }
+        return liveCopy.length == verified.length ? -1 : length;
     }
 
     /**
@@ -446,26 +495,70 @@ public final class DispatchGate {
     }
 
     /**
-     * Replaces the live table and its snapshot with re-signed bytes (key rotation). Holding the gate's
-     * lock, so a dispatch that sees the half-written table in the fast path re-checks here and waits.
-     * A live table that no longer matches its snapshot is quarantined and audited first: re-signing
-     * rewrites it from the snapshot, which must not silently erase the evidence of a tamper.
+     * Re-signs the table (key rotation): {@code resign} turns the verified snapshot into the re-signed
+     * bytes, and only the words that differ (the header's epoch, checksum and signature) are written,
+     * each by a compare-and-set from its verified value. Holding the gate's lock, so a dispatch that sees
+     * the half-written table in the fast path re-checks here and waits.
+     *
+     * <p>Rotation never erases a tamper: a table that no longer matches its snapshot is quarantined and
+     * audited first; a tamper of a word being rewritten that lands after that compare makes the
+     * compare-and-set fail (the tampered word is left as it is, the table quarantined); one that lands
+     * after a word was written differs from the new snapshot, which the compare after the writes catches
+     * and later dispatches would. Consumer-written words are never written, nor is the memory of a table
+     * that is no longer OPEN (only its snapshot is re-signed).
      */
     public synchronized void replace(java.util.function.UnaryOperator<byte[]> resign) {
         if (state == TableState.OPEN && !liveMatches(snapshot)) {
-            byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
-            TableRejectedException failed = owner.fullCheck(liveCopy);
-            if (failed == null) {
-                failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy));
-            }
-            setState(TableState.QUARANTINED);
-            owner.quarantined(failed.violation(), failed.offset());
+            quarantineForTamper(snapshot);
         }
-        byte[] resigned = resign.apply(snapshot.bytes().clone());
-        snapshot = snapshotOf(resigned);
+        Snapshot before = snapshot;
+        byte[] resigned = resign.apply(before.bytes().clone());
+        if (resigned.length != before.bytes().length) {
+            throw new IllegalArgumentException("re-signing changed the table's size");
+        }
+        for (int i = resigned.length / Long.BYTES * Long.BYTES; i < resigned.length; i++) {
+            if (resigned[i] != before.bytes()[i]) {   // re-signing changes header words only; checked before any write
+                throw new IllegalStateException("re-signing changed a byte past the last whole word");
+            }
+        }
+        Snapshot after = snapshotOf(resigned);
+        if (state != TableState.OPEN) {
+            // Nothing reads a retired table's memory (every call is refused on its state first): leave it
+            // exactly as it is, a tamper's evidence included, and re-sign the snapshot alone.
+            snapshot = after;
+            return;
+        }
+        boolean tamperedUnderUs = false;
+        for (int i = 0; i < after.words().length; i++) {
+            long old = before.words()[i];
+            long now = after.words()[i];
+            if (old != now && compared(i)
+                    && !WORD.compareAndSet(writable, (long) i * Long.BYTES, old, now)) {
+                tamperedUnderUs = true;
+            }
+        }
+        snapshot = after;
+        if (state == TableState.OPEN && (tamperedUnderUs || !liveMatches(after))) {
+            quarantineForTamper(after);
+        }
     }
 
-    /** The live table's memory, for the owner's stamping under {@link #replace}. */
+    /** Whether word {@code word} of the table is checked (every word but a consumer-written one; the tail bytes are). */
+    private boolean compared(int word) {
+        return comparedBits == null || word >= comparedBits.length || comparedBits[word] != 0;
+    }
+
+    private void quarantineForTamper(Snapshot against) {
+        byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
+        TableRejectedException failed = owner.fullCheck(liveCopy);
+        if (failed == null) {
+            failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy, against.bytes()));
+        }
+        setState(TableState.QUARANTINED);
+        owner.quarantined(failed.violation(), failed.offset());
+    }
+
+    /** The table as native code sees it (read-only pages for a read-only table). */
     public MemorySegment live() {
         return live;
     }

@@ -97,6 +97,137 @@ public final class NativeAccess {
         return LINKER.defaultLookup();
     }
 
+    // ---- shared-memory mappings for read-only tables (TableMemory is the one caller) ----------------
+
+    /** {@code PROT_READ} and {@code PROT_READ | PROT_WRITE}, and the {@code mmap} flags TableMemory uses. */
+    public static final int PROT_READ = 0x1;
+    public static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_SHARED = 0x01;
+    private static final int MFD_CLOEXEC = 0x1;
+    private static final int MFD_ALLOW_SEALING = 0x2;
+    private static final int F_ADD_SEALS = 1033;
+    private static final int F_SEAL_SHRINK = 0x2;
+    private static final int F_SEAL_GROW = 0x4;
+    private static final int F_SEAL_FUTURE_WRITE = 0x10;
+    private static final long MAP_FAILED = -1L;
+
+    private static final java.lang.foreign.StructLayout ERRNO_STATE = Linker.Option.captureStateLayout();
+    private static final java.lang.invoke.VarHandle ERRNO = ERRNO_STATE.varHandle(
+            java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+
+    // libc's memory-mapping functions, bound once; each captures errno
+    private static final Linker.Option ERRNO_CAPTURE = Linker.Option.captureCallState("errno");
+    private static final MethodHandle MEMFD_CREATE = libc("memfd_create", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.JAVA_INT));
+    private static final MethodHandle FTRUNCATE = libc("ftruncate", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG));
+    private static final MethodHandle MMAP = libc("mmap", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_LONG,
+            java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG));
+    private static final MethodHandle MUNMAP = libc("munmap", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_LONG));
+    private static final MethodHandle CLOSE = libc("close", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.JAVA_INT));
+    // fcntl is variadic: its third argument is the first variadic one
+    private static final MethodHandle FCNTL_INT = LINKER.downcallHandle(LINKER.defaultLookup().find("fcntl").orElseThrow(),
+            FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT,
+                    java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_INT),
+            ERRNO_CAPTURE, Linker.Option.firstVariadicArg(2));
+
+    private static MethodHandle libc(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(
+                () -> new UnsupportedOperationException(name + " is not exported by the C library")), descriptor, ERRNO_CAPTURE);
+    }
+
+    /** A libc call given a fresh errno capture area; whatever it throws leaves as an unchecked exception. */
+    @FunctionalInterface
+    private interface ErrnoCall<T> {
+        T call(MemorySegment errno, Arena scratch) throws Throwable;
+    }
+
+    private static <T> T withErrno(ErrnoCall<T> call) {
+        try (Arena a = Arena.ofConfined()) {
+            return call.call(a.allocate(ERRNO_STATE), a);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * A new anonymous shared-memory file of {@code size} bytes ({@code memfd_create} with close-on-exec,
+     * then {@code ftruncate}), sealed against growing and shrinking: a mapping of it can never lose its
+     * pages to a truncate. Returns the file descriptor; the caller maps it and then {@link #closeFd closes} it.
+     *
+     * @throws IllegalStateException with errno if the kernel refuses
+     */
+    public static int sharedMemory(String name, long size) {
+        return withErrno((errno, a) -> {
+            int fd = (int) MEMFD_CREATE.invokeExact(errno, a.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+            if (fd < 0) {
+                throw failure("memfd_create", errno);
+            }
+            String failed = (int) FTRUNCATE.invokeExact(errno, fd, size) != 0 ? "ftruncate"
+                    : (int) FCNTL_INT.invokeExact(errno, fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0 ? "fcntl(F_ADD_SEALS)" : null;
+            if (failed != null) {
+                IllegalStateException e = failure(failed, errno);
+                closeFd(fd);
+                throw e;
+            }
+            return fd;
+        });
+    }
+
+    /**
+     * Seals {@code fd} against every future write: no new writable mapping, no {@code write(2)}. Mappings
+     * made before keep their protection (Linux 5.1+ {@code F_SEAL_FUTURE_WRITE}). Returns false where the
+     * kernel does not know the seal; the caller then relies on having closed the descriptor.
+     */
+    public static boolean sealFutureWrites(int fd) {
+        return withErrno((errno, a) -> (int) FCNTL_INT.invokeExact(errno, fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) == 0);
+    }
+
+    /**
+     * {@code mmap(NULL, size, protection, MAP_SHARED, fd, 0)}, returned as a segment of {@code size} bytes
+     * whose lifetime is {@code arena}'s: closing the arena unmaps it, and Java access after that throws
+     * instead of faulting. Precondition: {@code fd} is a shared-memory file of at least {@code size} bytes
+     * that the caller made and sealed against shrinking, so every byte of the mapping stays backed.
+     *
+     * @param protection {@link #PROT_READ} or {@link #PROT_READ_WRITE}
+     */
+    public static MemorySegment map(int fd, long size, int protection, Arena arena) {
+        if (protection != PROT_READ && protection != PROT_READ_WRITE) {
+            throw new IllegalArgumentException("protection " + protection);
+        }
+        long address = withErrno((errno, a) -> {
+            long mapped = (long) MMAP.invokeExact(errno, 0L, size, protection, MAP_SHARED, fd, 0L);
+            if (mapped == MAP_FAILED) {
+                throw failure("mmap", errno);
+            }
+            return mapped;
+        });
+        return MemorySegment.ofAddress(address).reinterpret(size, arena, NativeAccess::unmapQuietly);
+    }
+
+    /** The arena's cleanup: {@code munmap}, whose only failure (EINVAL) cannot happen for a mapping {@link #map} made. */
+    private static void unmapQuietly(MemorySegment mapping) {
+        try {
+            withErrno((errno, a) -> (int) MUNMAP.invokeExact(errno, mapping.address(), mapping.byteSize()));
+        } catch (Throwable ignored) {
+            // an arena's cleanup must not throw; the pages go with the process at worst
+        }
+    }
+
+    /** {@code close(fd)} of a descriptor {@link #sharedMemory} returned; its mappings stay. */
+    public static void closeFd(int fd) {
+        withErrno((errno, a) -> (int) CLOSE.invokeExact(errno, fd));
+    }
+
+    private static IllegalStateException failure(String call, MemorySegment errnoState) {
+        return new IllegalStateException(call + " failed, errno " + (int) ERRNO.get(errnoState, 0L));
+    }
+
     /**
      * A view of {@code length} bytes at {@code address}. Precondition: the caller owns that memory (it is
      * in its index of tables) or was handed the length by the memory's owner with the pointer.
@@ -145,9 +276,6 @@ public final class NativeAccess {
 
     private static final java.lang.foreign.StructLayout IOVEC = java.lang.foreign.MemoryLayout.structLayout(
             java.lang.foreign.ValueLayout.ADDRESS.withName("iov_base"), java.lang.foreign.ValueLayout.JAVA_LONG.withName("iov_len"));
-    private static final java.lang.foreign.StructLayout ERRNO_STATE = Linker.Option.captureStateLayout();
-    private static final java.lang.invoke.VarHandle ERRNO = ERRNO_STATE.varHandle(
-            java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
     /** Lazily bound libc functions of this block; a missing one is an {@link UnsupportedOperationException} at first use. */
     private static final class Libc {

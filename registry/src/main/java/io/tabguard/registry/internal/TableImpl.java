@@ -52,7 +52,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
         this.minor = minor;
         this.serial = serial;
         this.table = table;
-        this.payload = table.asSlice(AbiV1.HEADER_SIZE);
+        this.payload = table.asSlice(AbiV1.HEADER_SIZE).asReadOnly();
         this.gate = gate;
         this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
         this.expectedSlots = expectedSlots.clone();
@@ -221,9 +221,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
             throw new TableRejectedException(state.refusal(), -1);
         }
         checkSlots(copy.bytes());
-        byte[] snapshot = gate.snapshotBytes();
-        long difference = MemorySegment.mismatch(MemorySegment.ofArray(copy.bytes()), 0, copy.bytes().length,
-                MemorySegment.ofArray(snapshot), 0, snapshot.length);
+        long difference = gate.firstDifference(copy.bytes(), gate.snapshotBytes());
         if (difference != -1) {
             throw new TableRejectedException(Violation.SNAPSHOT_MISMATCH, difference);
         }
@@ -231,7 +229,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
 
     /** Re-signs under the registry's current key (rotation); the caller holds the registry's stamping lock. */
     public void resign(long epoch, io.tabguard.guard.internal.SigningKey key) {
-        gate.replace(bytes -> TableStamper.resign(gate.live(), bytes, epoch, key, table.address()));
+        gate.replace(bytes -> TableStamper.resign(bytes, epoch, key, table.address()));
     }
 
     @Override
