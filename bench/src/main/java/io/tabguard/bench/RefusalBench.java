@@ -64,7 +64,7 @@ public class RefusalBench {
         arena = Arena.ofShared();
         rawStub = Linker.nativeLinker().upcallStub(Fixtures.ADD, BenchNative.BINOP, arena);
         logDir = Files.createTempDirectory("tabguard-refusal-bench");
-        registry = Registry.open(RegistryOptions.builder().auditLog(logDir.resolve("audit.log")).build());
+        registry = Registry.open(RegistryOptions.builder().auditLog(logDir.resolve("audit.log")).writableTables().build());   // the quarantined case tampers one byte
         table = Fixtures.binopTable(registry);
         refused = table.function("op");
         if (NativeToJavaBench.callN(refused) != NativeToJavaBench.sumOfFirst(CALLS)) {

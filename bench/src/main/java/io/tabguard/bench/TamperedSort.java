@@ -38,7 +38,7 @@ public final class TamperedSort {
         Path dir = Files.createTempDirectory("tabguard-tampered-sort");
         Path log = dir.resolve("audit.log");
         try (Arena arena = Arena.ofConfined();
-             Registry registry = Registry.open(RegistryOptions.builder().auditLog(log).build())) {
+             Registry registry = Registry.open(RegistryOptions.builder().auditLog(log).writableTables().build())) {
             MemorySegment values = arena.allocate(JAVA_INT, N);
             for (int r = 0; r < repeats + 2; r++) {   // the first two of each are warm-up
                 CallbackTable table = registry.builder(Fixtures.COMPARATOR).bind("compare", Fixtures.COMPARE_INTS).build();

@@ -70,7 +70,7 @@ class NativeEntryThunkTest {
 
     @BeforeEach
     void open() {
-        registry = Fixtures.open(audit, o -> o.allowLibrary(library.toString()));
+        registry = Fixtures.open(audit, o -> o.allowLibrary(library.toString()).writableTables());   // the tamper case plays a native writer
     }
 
     @AfterEach

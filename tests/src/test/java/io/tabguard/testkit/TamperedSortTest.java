@@ -81,7 +81,8 @@ class TamperedSortTest {
             Path log = dir.resolve("audit.log");
             long serial;
             long logBeforeTamper;
-            try (Registry registry = Registry.open(RegistryOptions.builder().auditLog(log).build())) {
+            // writable: the test plays a native writer that changes one byte (read-only tables would fault)
+            try (Registry registry = Registry.open(RegistryOptions.builder().auditLog(log).writableTables().build())) {
                 CallbackTable table = registry.builder(COMPARATOR)
                         .bind("compare", lookup.findStatic(TamperedSortTest.class, "compareInts", type)).build();
                 serial = table.serial();
