@@ -37,8 +37,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The append-only, hash-chained, signed audit log: one JSON line per security event, and a signed
  * C2SP checkpoint line every {@link Options#checkpointEvery()} records and on {@link #close()}, each
- * committing to the checkpoint before it. The format (v2) is described in the "Audit log" section of
- * the project's {@code README.md}; {@link AuditVerifier} checks a log.
+ * committing to the checkpoint before it. The format (v2) is described in the project's
+ * {@code docs/audit-log.md}; {@link AuditVerifier} checks a log.
  *
  * <p><b>Threads.</b> Thread-safe. {@link #record} may be called from any thread, including native
  * upcall threads, concurrently with {@link #flush} and {@link #close}. One daemon thread,

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * The demo's C plugin part (README, "Writing a C plugin"): the minimal plugin {@link #MINIMAL_PLUGIN} is
+ * The demo's C plugin part (docs/internals.md, "Writing a C plugin"): the minimal plugin {@link #MINIMAL_PLUGIN} is
  * compiled with gcc, loaded, sealed through the host interface and called from Java; then a hostile
  * twin that puts libc's {@code system} into a slot is refused. Lines start with {@code "plugin    "}.
  * Confined to the calling thread.
@@ -27,13 +27,13 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 public final class PluginDemo {
     private PluginDemo() {}
 
-    /** {@code struct calc { int (*add)(int, int); int (*twice)(int); }}, the schema of the README's plugin. */
+    /** {@code struct calc { int (*add)(int, int); int (*twice)(int); }}, the schema of the plugin in docs/internals.md. */
     public static final Schema CALC = Schema.builder("example.calc", 1)
             .slot("add", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), o -> o.refusal(-1))
             .slot("twice", FunctionDescriptor.of(JAVA_INT, JAVA_INT), o -> o.refusal(-1))
             .build();
 
-    /** The README's complete minimal plugin, verbatim. */
+    /** The complete minimal plugin of docs/internals.md, verbatim. */
     public static final String MINIMAL_PLUGIN = """
             #include "tabguard.h"
 

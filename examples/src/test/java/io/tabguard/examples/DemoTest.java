@@ -40,7 +40,7 @@ class DemoTest {
         assertTrue(output.lines().anyMatch(l -> l.startsWith("llvm      arith(7,3) = 82") && l.endsWith("->  ok")), output);
         assertTrue(output.contains("llvm      code pages r-xp; no page ever writable and executable: yes"), output);
         assertEquals(4, output.lines().filter(l -> l.startsWith("llvm      attack: ") && l.endsWith("process alive")).count(), output);
-        // The C plugin part: the README's minimal plugin sealed and called, a hostile twin refused.
+        // The C plugin part: the minimal plugin of docs/internals.md sealed and called, a hostile twin refused.
         assertTrue(output.lines().anyMatch(l -> l.startsWith("plugin    libcalc.so sealed") && l.endsWith("twice(21) = 42  ->  ok")), output);
         assertTrue(output.lines().anyMatch(l -> l.startsWith("plugin    libcalc_hostile.so") && l.contains("->  SLOT_OUTSIDE_ALLOW_LIST")), output);
         assertFalse(output.contains("Exception"), "no stack traces or exception names: " + output);

@@ -306,7 +306,7 @@ class LlvmJitTest {
         b.close();
     }
 
-    /** The README's snippet, as a user writes it (with this test's registry): a module of 100 functions. */
+    /** The snippet of docs/internals.md (LLVM section), as a user writes it (with this test's registry): a module of 100 functions. */
     @Test
     void theReadmeSnippetCompilesAModuleOf100FunctionsThroughTheVerifiedManager() throws Throwable {
         LlvmJit llvm = LlvmJit.load();                                          // newest libLLVM on the machine

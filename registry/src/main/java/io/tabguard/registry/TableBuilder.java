@@ -70,7 +70,8 @@ public final class TableBuilder {
      * @param slot   the slot's name
      * @param target a handle of type {@code descriptor.toMethodType()}
      * @return this builder
-     * @throws IllegalArgumentException if there is no such slot, it is bound already, or the type differs
+     * @throws IllegalArgumentException if there is no such slot, or the type differs
+     * @throws IllegalStateException    if the slot is bound already
      */
     public TableBuilder bind(String slot, MethodHandle target) {
         Objects.requireNonNull(target, "target");

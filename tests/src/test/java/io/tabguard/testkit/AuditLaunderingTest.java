@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 13's first attack, end to end through the registry: a record forged after a closed log, with
- * its hash chain recomputed from the documented encoding (README, "Canonical encoding"), and then
+ * its hash chain recomputed from the documented encoding (docs/audit-log.md, "Canonical encoding"), and then
  * {@code Registry.open(auditLog(same path)).close()}. Before format v2 the reopen signed the forgery
  * and the log verified intact.
  */
@@ -40,7 +40,7 @@ class AuditLaunderingTest {
     @TempDir
     Path dir;
 
-    /** A record line and its hash, made by hand from the README's description of the format. */
+    /** A record line and its hash, made by hand from docs/audit-log.md's description of the format. */
     static String forge(long seq, String type, byte[] prev) throws IOException {
         String time = "2026-01-01T00:00:00Z";
         ByteArrayOutputStream enc = new ByteArrayOutputStream();

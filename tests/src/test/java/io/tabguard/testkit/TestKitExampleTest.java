@@ -21,7 +21,7 @@ import java.util.stream.Stream;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The README's test-kit example, verbatim: an embedder fuzzing its own schema's tables in a few lines. */
+/** The test-kit example of docs/testing.md, verbatim: an embedder fuzzing its own schema's tables in a few lines. */
 class TestKitExampleTest {
     static final Schema HOOKS = Schema.builder("my.hooks", 1)
             .slot("combine", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), s -> s.refusal(-1))

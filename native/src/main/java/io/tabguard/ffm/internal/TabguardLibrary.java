@@ -211,7 +211,7 @@ public final class TabguardLibrary {
     /**
      * {@code tg_barrier_publish_state}: after a state word was written. Never throws: the C side runs a
      * full fence before the membarrier call, so a failing call (not seen on any kernel that registered)
-     * still leaves the x86-TSO guarantee the README states; false reports that failure.
+     * still leaves the x86-TSO guarantee docs/internals.md states; false reports that failure.
      */
     public boolean publishState() {
         try {

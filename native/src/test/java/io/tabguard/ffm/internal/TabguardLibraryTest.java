@@ -26,7 +26,7 @@ class TabguardLibraryTest {
         TabguardLibrary lib = TabguardLibrary.get();
         assertNotEquals(0, lib.refusalEntry());
         assertNotEquals(TabguardLibrary.BarrierMode.FENCE_ONLY, lib.barrierMode(),
-                "this kernel offers membarrier (the README's figures assume it)");
+                "this kernel offers membarrier (docs/performance.md's figures assume it)");
     }
 
     @Test
