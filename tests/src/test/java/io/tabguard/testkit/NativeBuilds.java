@@ -39,12 +39,23 @@ final class NativeBuilds {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "gcc timed out");
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "gcc timed out");   // large generated sources (ThunkAbiTest)
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
         }
         assertEquals(0, p.exitValue(), "gcc " + String.join(" ", cmd) + "\n" + output);
         return out;
+    }
+
+    /**
+     * Writes a test's generated C {@code source} to {@code dir/name.c} and builds {@code dir/libname.so} from it.
+     *
+     * @param optimisation e.g. "-O0" for large generated sources (gcc time), "-O2" for a realistic consumer
+     */
+    static Path sharedLibrary(Path dir, String name, String source, String optimisation) throws IOException {
+        Path c = dir.resolve(name + ".c");
+        java.nio.file.Files.writeString(c, source);
+        return sharedLibrary(dir.resolve("lib" + name + ".so"), List.of(c), List.of(optimisation), List.of());
     }
 }

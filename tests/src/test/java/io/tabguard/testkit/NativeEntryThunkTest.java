@@ -60,7 +60,7 @@ class NativeEntryThunkTest {
 
     @BeforeAll
     static void compile() throws Exception {
-        library = CCompiler.sharedLibrary(dir, "thunk_consumer", SOURCE, "-O1");
+        library = NativeBuilds.sharedLibrary(dir, "thunk_consumer", SOURCE, "-O1");
         SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
         callInc = NativeTamper.callPointer(lib.find("call_inc").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         callPointer = NativeTamper.callPointer(lib.find("call_pointer").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));

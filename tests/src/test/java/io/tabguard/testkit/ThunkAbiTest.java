@@ -214,7 +214,7 @@ class ThunkAbiTest {
     @Test
     void everyShapeReachesItsTargetIntactAndIsRefusedAfterRevoke() throws Throwable {
         List<Shape> shapes = shapes();
-        Path library = CCompiler.sharedLibrary(dir, "thunk_abi", source(shapes), "-O0");
+        Path library = NativeBuilds.sharedLibrary(dir, "thunk_abi", source(shapes), "-O0");
         SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
         FunctionDescriptor checker = FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS);
         MethodHandle check = NativeTamper.callPointer(lib.find("check").orElseThrow(), checker);
