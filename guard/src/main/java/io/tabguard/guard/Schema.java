@@ -131,7 +131,8 @@ public final class Schema {
     /**
      * A function pointer. A required slot may never be null; an optional slot without a default
      * implementation is null when unbound. A call refused by the guard returns {@code refusalValue}
-     * (absent for void slots, or when the table's builder must supply it).
+     * (absent for void slots, or when the table's builder must supply it; for a struct returned by value
+     * always present: a read-only segment of the struct's size, all zero unless given).
      *
      * @param name                  the slot's name
      * @param offset                offset from the start of the payload
