@@ -64,13 +64,22 @@ import java.util.regex.Pattern;
  * ({@code withTargetLayout} is a restricted method: the code that makes such a layout needs native
  * access; reading one, as the schema does, does not.)
  *
+ * <p><b>Structs by value.</b> A slot may pass and return structs by value (a {@link StructLayout} in its
+ * descriptor, as FFM upcalls allow on x86-64 SysV): the signature spells the struct as an {@link Aggregate}
+ * is spelled ({@code fn struct{1:x:i32,pad4,1:y:f64}(ptr)}), so slots of different structs differ in id.
+ * The Java target receives each struct argument as a {@link MemorySegment} valid for the call and returns
+ * a segment of at least the struct's size, which the trampoline copies before the call returns (a
+ * segment too small or already freed is a throw: refused, never a crash). A refused call of a
+ * struct-returning slot returns an all-zero struct unless a refusal value (a {@code byte[]} or
+ * {@link MemorySegment} of exactly the struct's size, copied when given) says otherwise.
+ *
  * <p><b>From an existing layout.</b> {@link #fromLayout} and {@link Builder#members} take a jextract-style
  * struct layout (named members, explicit padding) and the slots' {@link FunctionDescriptor}s:
  * each {@code ADDRESS} member named among the slots becomes a slot, every other member data (an array or
  * nested struct becomes an {@link Aggregate}); each member's offset must be the layout's offset exactly.
  *
  * <p>Instances are immutable and thread-safe. The builder refuses: names that are not C identifiers,
- * duplicate names, a minor that goes backwards, a slot whose descriptor passes or returns a struct by
+ * duplicate names, a minor that goes backwards, a slot whose descriptor passes or returns a union by
  * value, a default implementation whose type differs from the slot's descriptor, a refusal value of
  * the wrong type, a context argument that is not a pointer parameter, and an empty minor 0; a layout
  * import also refuses an unnamed member, a member whose offset the C rules do not reproduce, a slot that
@@ -122,7 +131,8 @@ public final class Schema {
     /**
      * A function pointer. A required slot may never be null; an optional slot without a default
      * implementation is null when unbound. A call refused by the guard returns {@code refusalValue}
-     * (absent for void slots, or when the table's builder must supply it).
+     * (absent for void slots, or when the table's builder must supply it; for a struct returned by value
+     * always present: a read-only segment of the struct's size, all zero unless given).
      *
      * @param name                  the slot's name
      * @param offset                offset from the start of the payload
@@ -562,16 +572,31 @@ public final class Schema {
         if (member instanceof Slot slot) {
             FunctionDescriptor d = slot.descriptor();
             StringBuilder sb = new StringBuilder("fn ");
-            sb.append(d.returnLayout().map(Schema::cType).orElse("void")).append('(');
+            sb.append(d.returnLayout().map(Schema::slotType).orElse("void")).append('(');
             for (int i = 0; i < d.argumentLayouts().size(); i++) {
-                sb.append(i == 0 ? "" : ",").append(cType(d.argumentLayouts().get(i)));
+                sb.append(i == 0 ? "" : ",").append(slotType(d.argumentLayouts().get(i)));
             }
             return sb.append(')').toString();
         }
         return typeOf(member.layout());
     }
 
-    /** A scalar or pointer (what a slot may pass or return, and a {@link Data} member may hold). */
+    /**
+     * What a slot may pass or return: a scalar or pointer, or a struct by value (spelled as an
+     * {@link Aggregate}'s struct is, so two slots passing different structs differ in signature and id;
+     * scalar and pointer spellings are unchanged, so are the ids of schemas without struct-by-value slots).
+     */
+    private static String slotType(MemoryLayout layout) {
+        if (layout instanceof StructLayout struct) {
+            return typeOf(struct);
+        }
+        if (layout instanceof GroupLayout) {
+            throw new IllegalArgumentException("a slot passes or returns structs by value, not the union " + layout);
+        }
+        return cType(layout);
+    }
+
+    /** A scalar or pointer (what a {@link Data} member may hold). */
     private static String cType(MemoryLayout layout) {
         if (layout instanceof AddressLayout a) {
             return a.targetLayout().map(target -> "ptr>" + typeOf(target)).orElse("ptr");
@@ -687,7 +712,8 @@ public final class Schema {
         }
 
         /**
-         * What a refused call returns to the native caller: boxed as the return type's carrier.
+         * What a refused call returns to the native caller: boxed as the return type's carrier; for a struct
+         * returned by value, a {@code byte[]} or {@code MemorySegment} of its size, copied (see {@link Schema#checkedRefusal}).
          *
          * @param value the value ({@code MemorySegment.NULL} for a pointer; no other pointer is allowed)
          * @return these options
@@ -797,7 +823,7 @@ public final class Schema {
          * A required slot with no refusal value of its own (the table's builder must give one if it returns a value).
          *
          * @param memberName the slot's name, a C identifier
-         * @param descriptor the C function type: scalar and pointer arguments and return only
+         * @param descriptor the C function type: scalars, pointers and structs by value
          * @return this builder
          * @throws IllegalArgumentException as {@link #slot(String, FunctionDescriptor, Consumer)}
          */
@@ -809,11 +835,11 @@ public final class Schema {
          * A slot configured by {@code configure} (optional, default, refusal value, context argument).
          *
          * @param memberName the slot's name, a C identifier
-         * @param descriptor the C function type: scalar and pointer arguments and return only
+         * @param descriptor the C function type: scalars, pointers and structs by value
          * @param configure  sets the slot's options
          * @return this builder
          * @throws IllegalArgumentException if the name is not a C identifier or is taken, the descriptor
-         *                                  passes or returns a struct by value, the default's type or the
+         *                                  passes or returns a union by value, the default's type or the
          *                                  refusal value's type does not match, or the context argument is
          *                                  not a pointer parameter
          */
@@ -821,15 +847,16 @@ public final class Schema {
             Objects.requireNonNull(descriptor, "descriptor");
             SlotOptions o = new SlotOptions();
             configure.accept(o);
-            descriptor.argumentLayouts().forEach(Schema::cType);
-            descriptor.returnLayout().ifPresent(Schema::cType);
+            descriptor.argumentLayouts().forEach(Schema::slotType);
+            descriptor.returnLayout().ifPresent(Schema::slotType);
             if (o.defaultImplementation != null && !o.defaultImplementation.type().equals(descriptor.toMethodType())) {
                 throw new IllegalArgumentException("default of slot " + memberName + " has type " + o.defaultImplementation.type()
                         + ", the slot needs " + descriptor.toMethodType());
             }
-            if (o.refusalValue != null) {
-                checkRefusal(memberName, descriptor, o.refusalValue);
-            }
+            Object refusal = o.refusalValue != null ? checkedRefusal(memberName, descriptor, o.refusalValue)
+                    : descriptor.returnLayout().filter(GroupLayout.class::isInstance)
+                            .map(struct -> (Object) MemorySegment.ofArray(new byte[(int) struct.byteSize()]).asReadOnly())
+                            .orElse(null);
             if (o.contextBinding != ContextBinding.NONE) {
                 if (o.contextArgument < 0 || o.contextArgument >= descriptor.argumentLayouts().size()
                         || !(descriptor.argumentLayouts().get(o.contextArgument) instanceof AddressLayout)) {
@@ -839,7 +866,7 @@ public final class Schema {
             }
             long offset = place(memberName, ValueLayout.ADDRESS);
             members.add(new Slot(memberName, offset, currentMinor, descriptor, o.required,
-                    Optional.ofNullable(o.defaultImplementation), Optional.ofNullable(o.refusalValue),
+                    Optional.ofNullable(o.defaultImplementation), Optional.ofNullable(refusal),
                     o.contextBinding == ContextBinding.NONE ? -1 : o.contextArgument, o.contextBinding));
             return this;
         }
@@ -1031,19 +1058,46 @@ public final class Schema {
             position = offset + layout.byteSize();
             return offset;
         }
+    }
 
-        private static void checkRefusal(String memberName, FunctionDescriptor descriptor, Object value) {
-            MemoryLayout ret = descriptor.returnLayout().orElseThrow(() ->
-                    new IllegalArgumentException("slot " + memberName + " returns void: it has no refusal value"));
-            Class<?> carrier = ((ValueLayout) ret).carrier();
-            Class<?> boxed = carrier.isPrimitive() ? java.lang.invoke.MethodType.methodType(carrier).wrap().returnType() : carrier;
-            if (!boxed.isInstance(value)) {
-                throw new IllegalArgumentException("refusal value of slot " + memberName + " must be a " + boxed.getSimpleName()
-                        + ", not " + value.getClass().getSimpleName());
+    /**
+     * Checks a refusal value against a slot's return type and gives what a refused call returns: the value
+     * itself for a scalar or pointer (boxed as the carrier; a pointer only {@code MemorySegment.NULL}); for
+     * a struct returned by value, a {@code byte[]} or {@link MemorySegment} of exactly the struct's size,
+     * returned as a read-only heap copy taken now (later writes to {@code value} change nothing).
+     *
+     * @param memberName the slot's name, for the message
+     * @param descriptor the slot's C function type
+     * @param value      the refusal value
+     * @return the value a refused call returns
+     * @throws IllegalArgumentException if the slot returns void, or the value's type or size does not fit
+     */
+    public static Object checkedRefusal(String memberName, FunctionDescriptor descriptor, Object value) {
+        Objects.requireNonNull(value, "refusal value (use MemorySegment.NULL for pointers)");
+        MemoryLayout ret = descriptor.returnLayout().orElseThrow(() ->
+                new IllegalArgumentException("slot " + memberName + " returns void: it has no refusal value"));
+        if (ret instanceof GroupLayout struct) {
+            MemorySegment bytes = switch (value) {
+                case byte[] b -> MemorySegment.ofArray(b);
+                case MemorySegment m -> m;
+                default -> throw new IllegalArgumentException("refusal value of struct slot " + memberName
+                        + " must be a byte[] or MemorySegment of " + struct.byteSize() + " bytes, not " + value.getClass().getSimpleName());
+            };
+            if (bytes.byteSize() != struct.byteSize()) {
+                throw new IllegalArgumentException("refusal value of struct slot " + memberName + " is " + bytes.byteSize()
+                        + " bytes, the struct " + struct.byteSize());
             }
-            if (value instanceof MemorySegment pointer && pointer.address() != 0) {
-                throw new IllegalArgumentException("a refused call may only return MemorySegment.NULL from pointer slot " + memberName);
-            }
+            return MemorySegment.ofArray(bytes.toArray(ValueLayout.JAVA_BYTE)).asReadOnly();
         }
+        Class<?> carrier = ((ValueLayout) ret).carrier();
+        Class<?> boxed = carrier.isPrimitive() ? java.lang.invoke.MethodType.methodType(carrier).wrap().returnType() : carrier;
+        if (!boxed.isInstance(value)) {
+            throw new IllegalArgumentException("refusal value of slot " + memberName + " must be a " + boxed.getSimpleName()
+                    + ", not " + value.getClass().getSimpleName());
+        }
+        if (value instanceof MemorySegment pointer && pointer.address() != 0) {
+            throw new IllegalArgumentException("a refused call may only return MemorySegment.NULL from pointer slot " + memberName);
+        }
+        return value;
     }
 }

@@ -35,6 +35,7 @@ class SchemaBuilderTest {
     private static final FunctionDescriptor PTR_OF_PTR_INT = FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT);
     private static final FunctionDescriptor VOID_OF_PTR = FunctionDescriptor.ofVoid(ADDRESS);
     private static final MemoryLayout PAIR = MemoryLayout.structLayout(JAVA_INT.withName("a"), JAVA_INT.withName("b"));
+    private static final MemoryLayout PAIR_UNION = MemoryLayout.unionLayout(JAVA_INT.withName("a"), JAVA_INT.withName("b"));
 
     private static Schema.Builder builder() {
         return Schema.builder("test.builder", 1);
@@ -74,8 +75,9 @@ class SchemaBuilderTest {
                 refused("minor going backwards", () -> builder().minor(2).minor(1)),
                 refused("negative minor", () -> builder().minor(-1)),
                 refused("minor above 0xFFFF", () -> builder().minor(0x10000)),
-                refused("struct passed by value", () -> builder().slot("f", FunctionDescriptor.of(JAVA_INT, ADDRESS, PAIR))),
-                refused("struct returned by value", () -> builder().slot("f", FunctionDescriptor.of(PAIR, ADDRESS))),
+                refused("union passed by value", () -> builder().slot("f", FunctionDescriptor.of(JAVA_INT, ADDRESS, PAIR_UNION))),
+                refused("union returned by value", () -> builder().slot("f", FunctionDescriptor.of(PAIR_UNION, ADDRESS))),
+                refused("struct refusal of the wrong size", () -> builder().slot("f", FunctionDescriptor.of(PAIR, ADDRESS), o -> o.refusal(new byte[4]))),
                 refused("array passed by value", () -> builder().slot("f", FunctionDescriptor.ofVoid(MemoryLayout.sequenceLayout(4, JAVA_INT)))),
                 refused("default returning the wrong type", () -> builder().slot("f", INT_OF_PTR, o -> o.optional(wrongReturn))),
                 refused("default taking the wrong argument type", () -> builder().slot("f", INT_OF_PTR, o -> o.optional(wrongArgument))),
@@ -166,7 +168,7 @@ class SchemaBuilderTest {
     void aRefusedDeclarationLeavesTheBuilderAsItWas() {
         Schema.Builder b = builder().slot("open", INT_OF_PTR);
         assertThrows(IllegalArgumentException.class, () -> b.slot("read", INT_OF_PTR, o -> o.refusal("wrong")));
-        assertThrows(IllegalArgumentException.class, () -> b.slot("read", FunctionDescriptor.of(JAVA_INT, PAIR)));
+        assertThrows(IllegalArgumentException.class, () -> b.slot("read", FunctionDescriptor.of(JAVA_INT, PAIR_UNION)));
         assertThrows(IllegalArgumentException.class, () -> b.minor(-1));
         Schema s = b.slot("read", INT_OF_PTR).build();
         assertAll(

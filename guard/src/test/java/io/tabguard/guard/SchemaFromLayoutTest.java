@@ -248,8 +248,11 @@ class SchemaFromLayoutTest {
     }
 
     @Test
-    void aStructPassedByValueInASlotIsStillRefusedAndAPointerToItAccepted() {
-        assertThrows(IllegalArgumentException.class, () -> Schema.builder("t", 1).slot("f", FunctionDescriptor.ofVoid(INNER)));
+    void aStructPassedByValueInASlotIsSpelledAsAnAggregateAndAUnionRefused() {
+        Schema s = Schema.builder("t", 1).slot("f", FunctionDescriptor.ofVoid(INNER)).build();
+        assertEquals("fn void(struct 5:inner{1:a:i32,pad4,1:b:f64})", Schema.cSignature(s.member("f").orElseThrow()));
+        assertThrows(IllegalArgumentException.class, () -> Schema.builder("t", 1)
+                .slot("f", FunctionDescriptor.ofVoid(MemoryLayout.unionLayout(JAVA_INT.withName("a")))));
         Schema.builder("t", 1).slot("f", FunctionDescriptor.ofVoid(ADDRESS)).build();
     }
 }

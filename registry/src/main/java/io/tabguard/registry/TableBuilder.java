@@ -3,7 +3,6 @@ package io.tabguard.registry;
 import io.tabguard.guard.Schema;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -113,18 +112,22 @@ public final class TableBuilder {
      * ({@link RegistryOptions.Builder#allowLibrary}): the exact start of a sized {@code STT_FUNC} symbol of
      * that very file. A name the listed file only imports (with only {@code libz.so.1} listed: {@code system},
      * {@code execve}, {@code mprotect}, {@code dlopen}, which libz's dependency libc defines), a data object,
-     * a label, a PLT/GOT stub or an IFUNC is refused.
+     * a label, a PLT/GOT stub or an IFUNC is refused. Struct arguments by value pass through the native entry
+     * thunk (a tail jump) unchanged; a slot that <em>returns</em> a struct by value cannot be bound natively,
+     * since the thunk's refusal path returns one register value and cannot write a struct (in registers or
+     * through the caller's hidden pointer): bind such a slot to a Java target, whose trampoline can.
      *
      * @param slot   the slot's name
      * @param symbol the name of the C function to call, as the allow-listed library's symbol table defines it
      * @return this builder
-     * @throws IllegalArgumentException if there is no such slot, or no allow-listed library defines
-     *                                  {@code symbol} as a function; the message says where the name
-     *                                  resolved instead ({@code SLOT_OUTSIDE_ALLOW_LIST})
+     * @throws IllegalArgumentException if there is no such slot, the slot returns a struct by value (see
+     *                                  above), or no allow-listed library defines {@code symbol} as a
+     *                                  function; the message says where the name resolved instead
+     *                                  ({@code SLOT_OUTSIDE_ALLOW_LIST})
      * @throws IllegalStateException    if the slot is bound already
      */
     public TableBuilder bindNative(String slot, String symbol) {
-        slot(slot);
+        requireNativeReturn(slot(slot));
         var resolution = registry.findAllowListed(symbol);
         MemorySegment function = resolution.function().orElseThrow(() -> new IllegalArgumentException(
                 "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()
@@ -139,7 +142,7 @@ public final class TableBuilder {
      * {@code STT_FUNC} in its executable code). Package-private: only the plugin host calls it.
      */
     TableBuilder bindVerifiedNative(String slot, String symbol, MemorySegment function) {
-        slot(slot);
+        requireNativeReturn(slot(slot));
         put(slot, new Binding.Native(symbol, function));
         return this;
     }
@@ -148,14 +151,14 @@ public final class TableBuilder {
      * What a refused call through {@code slot} returns to native code (overrides the schema's).
      *
      * @param slot  the slot's name
-     * @param value boxed as the return type's carrier; {@code MemorySegment.NULL} is the only pointer allowed
+     * @param value boxed as the return type's carrier; {@code MemorySegment.NULL} is the only pointer allowed;
+     *              for a struct returned by value a {@code byte[]} or {@code MemorySegment} of its size, copied now
      * @return this builder
-     * @throws IllegalArgumentException if there is no such slot or the value's type does not fit
+     * @throws IllegalArgumentException if there is no such slot or the value's type or size does not fit
      */
     public TableBuilder refusal(String slot, Object value) {
         Schema.Slot s = slot(slot);
-        requireRefusalType(s, value);
-        refusals.put(slot, value);
+        refusals.put(slot, Schema.checkedRefusal(s.name(), s.descriptor(), value));
         return this;
     }
 
@@ -318,22 +321,16 @@ public final class TableBuilder {
         return s;
     }
 
-    private void put(String slot, Binding binding) {
-        if (bindings.putIfAbsent(slot, binding) != null) {
-            throw new IllegalStateException("slot " + slot + " is already bound");
+    private static void requireNativeReturn(Schema.Slot s) {
+        if (s.descriptor().returnLayout().filter(java.lang.foreign.GroupLayout.class::isInstance).isPresent()) {
+            throw new IllegalArgumentException("slot " + s.name() + " returns a struct by value: the native entry thunk's refusal path"
+                    + " cannot return one, so bind it to a Java target (bind), not to a native function");
         }
     }
 
-    private static void requireRefusalType(Schema.Slot s, Object value) {
-        Objects.requireNonNull(value, "refusal value (use MemorySegment.NULL for pointers)");
-        ValueLayout ret = (ValueLayout) s.descriptor().returnLayout().orElseThrow(() ->
-                new IllegalArgumentException("slot " + s.name() + " returns void: it has no refusal value"));
-        Class<?> boxed = MethodType.methodType(ret.carrier()).wrap().returnType();
-        if (!boxed.isInstance(value)) {
-            throw new IllegalArgumentException("refusal of slot " + s.name() + " must be a " + boxed.getSimpleName());
-        }
-        if (value instanceof MemorySegment p && p.address() != 0) {
-            throw new IllegalArgumentException("a refused call may only return MemorySegment.NULL");
+    private void put(String slot, Binding binding) {
+        if (bindings.putIfAbsent(slot, binding) != null) {
+            throw new IllegalStateException("slot " + slot + " is already bound");
         }
     }
 

@@ -31,8 +31,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * sample of 5 to 8 arguments (including 7 and 8 integer-class arguments: stack-passed), and 10 and 12
  * arguments (floats past xmm7 and integers past r9 on the stack); returns cycle through void, int,
  * long, float, double and pointer. Then the tables are revoked and every shape must return its refusal
- * value without running (struct-by-value and variadic calls are covered by the C self-test: a Tabguard
- * schema carries only scalars and pointers).
+ * value without running (variadic calls are covered by the C self-test, struct-by-value slots by
+ * {@link StructSlotTest}).
  */
 class ThunkAbiTest {
     private static final char[] PARAMETER_TYPES = {'i', 'l', 'f', 'd', 'p'};

@@ -4,6 +4,7 @@ import io.tabguard.guard.Violation;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -37,7 +38,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>The combinator chain is built once per shape (function type and context check) as a template taking
  * {@code (gate, slot, target, handler, refusal)} first; each trampoline binds those five. Trampolines of
  * one shape therefore share their lambda forms: no per-trampoline class spinning, and the first calls
- * through a new trampoline are as fast as later ones. Thread-safe.
+ * through a new trampoline are as fast as later ones. A slot returning a struct by value has its target
+ * (and refusal handler) return through {@link #copyStruct}, so a bad returned segment is a refusal. Thread-safe.
  */
 public final class Trampolines {
     private static final MethodHandle ENTER;
@@ -49,6 +51,7 @@ public final class Trampolines {
     private static final MethodHandle HANDLER_THREW;
     private static final MethodHandle VIOLATION_OF;
     private static final MethodHandle ADMITTED;
+    private static final MethodHandle COPY_STRUCT;
 
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
@@ -65,6 +68,8 @@ public final class Trampolines {
             HANDLER_THREW = l.findVirtual(DispatchGate.class, "handlerThrew", MethodType.methodType(void.class, int.class, Throwable.class));
             VIOLATION_OF = l.findStatic(DispatchGate.class, "violationOf", MethodType.methodType(Violation.class, int.class));
             ADMITTED = l.findStatic(Trampolines.class, "admitted", MethodType.methodType(boolean.class, int.class));
+            COPY_STRUCT = l.findStatic(Trampolines.class, "copyStruct",
+                    MethodType.methodType(MemorySegment.class, MemorySegment.class, long.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -84,6 +89,18 @@ public final class Trampolines {
         return code >= 0;
     }
 
+    /**
+     * A struct a target or refusal handler returned, copied to the heap inside the guarded chain: FFM
+     * reads the returned segment after the Java side has returned, where a segment too small, NULL or
+     * already freed would throw outside every catch and take the JVM down; here it throws into the
+     * trampoline's catch and the call is refused instead.
+     */
+    private static MemorySegment copyStruct(MemorySegment returned, long size) {
+        MemorySegment copy = MemorySegment.ofArray(new byte[(int) size]);
+        MemorySegment.copy(returned, 0, copy, 0, size);
+        return copy;
+    }
+
     /** The type a refusal handler of a slot of function type {@code slotType} has: a leading {@link Violation}. */
     public static MethodType refusalHandlerType(MethodType slotType) {
         return slotType.insertParameterTypes(0, Violation.class);
@@ -93,7 +110,8 @@ public final class Trampolines {
      * The guarded Java side of slot {@code slot}: type {@code descriptor.toMethodType()}.
      *
      * @param target         the user's implementation, already of the descriptor's type
-     * @param refusal        the boxed refusal value, or null for a void slot
+     * @param refusal        the boxed refusal value, or null for a void slot; for a struct return a segment
+     *                       of the struct's size that nobody writes (FFM copies it out on every refusal)
      * @param refusalHandler called instead of the target when a call is refused, of
      *                       {@link #refusalHandlerType}; null to return {@code refusal} directly
      */
@@ -108,6 +126,13 @@ public final class Trampolines {
         MethodHandle handler = refusalHandler != null ? refusalHandler : constantRefusal(type, refusal);
         if (!handler.type().equals(handlerType)) {
             throw new IllegalArgumentException("refusal handler type " + handler.type() + " is not " + handlerType);
+        }
+        if (descriptor.returnLayout().orElse(null) instanceof GroupLayout struct) {
+            MethodHandle copy = MethodHandles.insertArguments(COPY_STRUCT, 1, struct.byteSize());
+            target = MethodHandles.filterReturnValue(target, copy);
+            if (refusalHandler != null) {
+                handler = MethodHandles.filterReturnValue(handler, copy);
+            }
         }
         Shape shape = new Shape(type, contextCheck, contextCheck == ContextCheck.NONE ? -1 : contextArgument,
                 refusalHandler != null);
