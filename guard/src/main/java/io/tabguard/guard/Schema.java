@@ -72,7 +72,8 @@ import java.util.regex.Pattern;
  * <p>Instances are immutable and thread-safe. The builder refuses: names that are not C identifiers,
  * duplicate names, a minor that goes backwards, a slot whose descriptor passes or returns a struct by
  * value, a default implementation whose type differs from the slot's descriptor, a refusal value of
- * the wrong type, a context argument that is not a pointer parameter, and an empty minor 0; a layout
+ * the wrong type, a context argument that is not a pointer parameter, a pointed-to context offset that is
+ * misaligned or above {@link #MAX_CONTEXT_OFFSET}, and an empty minor 0; a layout
  * import also refuses an unnamed member, a member whose offset the C rules do not reproduce, a slot that
  * is not an {@code ADDRESS} member, and a slot, option or minor boundary naming no member of the layout.
  */
