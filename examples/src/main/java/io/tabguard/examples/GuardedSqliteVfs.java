@@ -36,7 +36,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * is {@code [pMethods = the io methods table][the default VFS's own sqlite3_file]}; every io method
  * forwards to the inner file's methods. A refused vfs call returns {@code SQLITE_CANTOPEN}/{@code SQLITE_IOERR}
  * or NULL, a refused io call {@code SQLITE_IOERR}: the statement fails, nothing is read or written.
- * Context binding: every vfs method's first argument must be this table's own payload.
+ * Context binding: every vfs method's first argument must be this table's own payload, and every io
+ * method's first argument a file whose {@code pMethods} is this io table
+ * ({@link Schema.SlotOptions#contextArgumentPointsTo contextArgumentPointsTo(0, 0)}: one fault-safe
+ * 8-byte read per io call), so a counterfeit {@code sqlite3_file} cannot drive the io trampolines.
  *
  * <p>Thread-safe as SQLite's VFS contract requires (no state but counters). Refuses: a second
  * {@link #register()} ({@link IllegalStateException}). {@link #close()} unregisters it; close every
@@ -86,11 +89,11 @@ public final class GuardedSqliteVfs implements AutoCloseable {
             .slot("xUnlock", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), io())
             .slot("xCheckReservedLock", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), io())
             .slot("xFileControl", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS), io())
-            .slot("xSectorSize", FunctionDescriptor.of(JAVA_INT, ADDRESS), s -> s.refusal(4096))
-            .slot("xDeviceCharacteristics", FunctionDescriptor.of(JAVA_INT, ADDRESS), s -> s.refusal(0))
+            .slot("xSectorSize", FunctionDescriptor.of(JAVA_INT, ADDRESS), io(4096))
+            .slot("xDeviceCharacteristics", FunctionDescriptor.of(JAVA_INT, ADDRESS), io(0))
             .slot("xShmMap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), io())
             .slot("xShmLock", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT), io())
-            .slot("xShmBarrier", FunctionDescriptor.ofVoid(ADDRESS))
+            .slot("xShmBarrier", FunctionDescriptor.ofVoid(ADDRESS), s -> s.contextArgumentPointsTo(0, 0))
             .slot("xShmUnmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), io())
             .slot("xFetch", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS), io())
             .slot("xUnfetch", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), io())
@@ -106,7 +109,12 @@ public final class GuardedSqliteVfs implements AutoCloseable {
     }
 
     private static java.util.function.Consumer<Schema.SlotOptions> io() {
-        return s -> s.refusal(SQLITE_IOERR);
+        return io(SQLITE_IOERR);
+    }
+
+    /** An io method's first argument is an {@code sqlite3_file *} whose first word, {@code pMethods}, must be this table. */
+    private static java.util.function.Consumer<Schema.SlotOptions> io(int refusal) {
+        return s -> s.contextArgumentPointsTo(0, 0).refusal(refusal);
     }
 
     private static final long FILE_HEADER = ADDRESS.byteSize();   // our pMethods, then the inner file

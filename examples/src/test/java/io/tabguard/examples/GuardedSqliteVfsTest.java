@@ -160,4 +160,34 @@ class GuardedSqliteVfsTest {
             assertEquals(TableStatus.OPEN, vfs.vfsTable().status(), "the vfs table itself was not touched");
         }
     }
+    @Test
+    void aCounterfeitFileWhosePMethodsIsNotTheIoTableIsRefusedBeforeAnyIoMethodRuns() throws Throwable {
+        List<SecurityEvent> events = new CopyOnWriteArrayList<>();
+        try (Registry registry = Registry.open(RegistryOptions.builder().auditSink(SortWithGuardedComparatorTest.sink(events)).build());
+             GuardedSqliteVfs vfs = new GuardedSqliteVfs(registry);
+             Arena arena = Arena.ofConfined()) {
+            java.lang.foreign.FunctionDescriptor fileSize = java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.ADDRESS);
+            java.lang.invoke.MethodHandle xFileSize = java.lang.foreign.Linker.nativeLinker()
+                    .downcallHandle(vfs.ioMethodsTable().function("xFileSize"), fileSize);
+            MemorySegment size = arena.allocate(ValueLayout.JAVA_LONG);
+            // native code calls the genuine trampoline with files it made up: pMethods another table's, garbage, or the io table's own payload as the "file"
+            MemorySegment counterfeit = arena.allocate(64, 8);
+            counterfeit.set(ValueLayout.ADDRESS, 0, vfs.vfsTable().payload());
+            assertEquals(GuardedSqliteVfs.SQLITE_IOERR, (int) xFileSize.invokeExact(counterfeit, size));
+            counterfeit.set(ValueLayout.JAVA_LONG, 0, 0x4141_4141_4141_4141L);
+            assertEquals(GuardedSqliteVfs.SQLITE_IOERR, (int) xFileSize.invokeExact(counterfeit, size));
+            assertEquals(GuardedSqliteVfs.SQLITE_IOERR, (int) xFileSize.invokeExact(vfs.ioMethodsTable().payload(), size));
+            assertEquals(0, vfs.ioCalls(), "no io method ran");
+            registry.flushAudit();
+            assertEquals(3, events.stream().filter(e -> e.type() == EventType.TABLE_REFUSED && "CONTEXT_MISMATCH".equals(e.violation())
+                    && e.tableSerial() == vfs.ioMethodsTable().serial()).mapToLong(SecurityEvent::count).sum(), events.toString());
+            assertEquals(TableStatus.OPEN, vfs.ioMethodsTable().status(), "a context refusal does not retire the table");
+
+            // the valid twin: a file whose pMethods is the io table reaches the io method (whose inner file is not open, so it refuses itself)
+            counterfeit.set(ValueLayout.ADDRESS, 0, vfs.ioMethodsTable().payload());
+            assertEquals(GuardedSqliteVfs.SQLITE_IOERR, (int) xFileSize.invokeExact(counterfeit, size));
+            assertEquals(1, vfs.ioCalls(), "the target ran");
+        }
+    }
 }

@@ -81,7 +81,8 @@ import java.util.regex.Pattern;
  * <p>Instances are immutable and thread-safe. The builder refuses: names that are not C identifiers,
  * duplicate names, a minor that goes backwards, a slot whose descriptor passes or returns a union by
  * value, a default implementation whose type differs from the slot's descriptor, a refusal value of
- * the wrong type, a context argument that is not a pointer parameter, and an empty minor 0; a layout
+ * the wrong type, a context argument that is not a pointer parameter, a pointed-to context offset that is
+ * misaligned or above {@link #MAX_CONTEXT_OFFSET}, and an empty minor 0; a layout
  * import also refuses an unnamed member, a member whose offset the C rules do not reproduce, a slot that
  * is not an {@code ADDRESS} member, and a slot, option or minor boundary naming no member of the layout.
  */
@@ -94,8 +95,23 @@ public final class Schema {
         /** The argument must equal the address of the table's payload (the struct native code was given). */
         PAYLOAD_ADDRESS,
         /** The argument must equal the context registered with the table when it was built. */
-        REGISTERED_CONTEXT
+        REGISTERED_CONTEXT,
+        /**
+         * The argument must point to a struct whose pointer-sized member at {@link Slot#contextOffset()}
+         * equals the address of the table's payload: {@code *(void **)(arg + k) == payload}, as SQLite's
+         * {@code sqlite3_io_methods} receive a {@code sqlite3_file *} whose first member is the methods
+         * table. Declared with {@link SlotOptions#contextArgumentPointsTo}. The word is read with a
+         * fault-safe copy (one {@code process_vm_readv} system call per dispatch), never dereferenced
+         * directly: a NULL, unmapped or misaligned argument is refused like any other mismatch.
+         */
+        POINTS_TO_PAYLOAD
     }
+
+    /**
+     * The largest {@link Slot#contextOffset()} a {@link ContextBinding#POINTS_TO_PAYLOAD} slot may name:
+     * the read stays within a bounded distance of the argument.
+     */
+    public static final long MAX_CONTEXT_OFFSET = 4096 - Long.BYTES;
 
     /** A member of the payload struct. */
     public sealed interface Member permits Slot, Data, Aggregate {
@@ -143,14 +159,19 @@ public final class Schema {
      * @param refusalValue          what a refused call returns to native code, if the schema fixes it
      * @param contextArgument       the index of the context-bound argument, or -1
      * @param contextBinding        what that argument must equal
+     * @param contextOffset         for {@link ContextBinding#POINTS_TO_PAYLOAD}, the offset in the pointed-to
+     *                              struct of the word that must be the payload address; -1 for any other binding
      */
     public record Slot(String name, long offset, int sinceMinor, FunctionDescriptor descriptor, boolean required,
                        Optional<MethodHandle> defaultImplementation, Optional<Object> refusalValue,
-                       int contextArgument, ContextBinding contextBinding) implements Member {
+                       int contextArgument, ContextBinding contextBinding, long contextOffset) implements Member {
         /**
          * Checks the components; the schema builder checks how they fit together.
          *
-         * @throws NullPointerException if a reference component is {@code null}
+         * @throws NullPointerException     if a reference component is {@code null}
+         * @throws IllegalArgumentException if {@code contextOffset} is not a multiple of 8 from 0 to
+         *                                  {@link #MAX_CONTEXT_OFFSET} for {@link ContextBinding#POINTS_TO_PAYLOAD},
+         *                                  or not -1 for any other binding
          */
         public Slot {
             Objects.requireNonNull(name);
@@ -158,6 +179,34 @@ public final class Schema {
             Objects.requireNonNull(defaultImplementation);
             Objects.requireNonNull(refusalValue);
             Objects.requireNonNull(contextBinding);
+            if (contextBinding == ContextBinding.POINTS_TO_PAYLOAD
+                    ? contextOffset < 0 || contextOffset > MAX_CONTEXT_OFFSET || contextOffset % Long.BYTES != 0
+                    : contextOffset != -1) {
+                throw new IllegalArgumentException("context offset " + contextOffset + " of slot " + name + " for " + contextBinding
+                        + ": a multiple of 8 from 0 to " + MAX_CONTEXT_OFFSET + " for POINTS_TO_PAYLOAD, else -1");
+            }
+        }
+
+        /**
+         * A slot whose binding reads no pointed-to struct ({@code contextOffset} -1).
+         *
+         * @param name                  the slot's name
+         * @param offset                offset from the start of the payload
+         * @param sinceMinor            the minor that introduced the slot
+         * @param descriptor            the C function type of the pointer
+         * @param required              whether the slot may never be null
+         * @param defaultImplementation what an unbound optional slot dispatches to, if anything
+         * @param refusalValue          what a refused call returns to native code, if the schema fixes it
+         * @param contextArgument       the index of the context-bound argument, or -1
+         * @param contextBinding        what that argument must equal; not {@link ContextBinding#POINTS_TO_PAYLOAD}
+         * @throws NullPointerException     if a reference component is {@code null}
+         * @throws IllegalArgumentException if {@code contextBinding} is {@link ContextBinding#POINTS_TO_PAYLOAD}
+         */
+        public Slot(String name, long offset, int sinceMinor, FunctionDescriptor descriptor, boolean required,
+                    Optional<MethodHandle> defaultImplementation, Optional<Object> refusalValue,
+                    int contextArgument, ContextBinding contextBinding) {
+            this(name, offset, sinceMinor, descriptor, required, defaultImplementation, refusalValue,
+                    contextArgument, contextBinding, -1);
         }
 
         @Override
@@ -686,6 +735,7 @@ public final class Schema {
         private Object refusalValue;
         private int contextArgument = -1;
         private ContextBinding contextBinding = ContextBinding.NONE;
+        private long contextOffset = -1;
 
         private SlotOptions() {}
 
@@ -727,12 +777,43 @@ public final class Schema {
          * Argument {@code index} (a pointer) must equal what {@code binding} names, or the call is refused.
          *
          * @param index   the 0-based index of a pointer parameter
-         * @param binding what the argument must equal
+         * @param binding what the argument must equal; for {@link ContextBinding#POINTS_TO_PAYLOAD} use
+         *                {@link #contextArgumentPointsTo}, which also names the offset
          * @return these options
+         * @throws IllegalArgumentException if {@code binding} is {@link ContextBinding#POINTS_TO_PAYLOAD}
          */
         public SlotOptions contextArgument(int index, ContextBinding binding) {
+            if (binding == ContextBinding.POINTS_TO_PAYLOAD) {
+                throw new IllegalArgumentException("POINTS_TO_PAYLOAD needs an offset: use contextArgumentPointsTo");
+            }
             contextArgument = index;
             contextBinding = Objects.requireNonNull(binding);
+            contextOffset = -1;
+            return this;
+        }
+
+        /**
+         * Argument {@code index} (a pointer) must point to a struct whose pointer-sized member at
+         * {@code offset} is this table's payload address ({@link ContextBinding#POINTS_TO_PAYLOAD}), or the
+         * call is refused with {@code CONTEXT_MISMATCH}: for SQLite's {@code sqlite3_io_methods},
+         * {@code contextArgumentPointsTo(0, 0)} checks {@code pFile->pMethods}. The word is read with a
+         * fault-safe copy, costing one system call per dispatch; a NULL, unmapped or misaligned argument is
+         * refused, never dereferenced. Like every binding, it is the builder's policy and not part of the
+         * schema id or layout id.
+         *
+         * @param index  the 0-based index of a pointer parameter
+         * @param offset the member's offset in the pointed-to struct: a multiple of 8 from 0 to
+         *               {@link #MAX_CONTEXT_OFFSET}
+         * @return these options
+         * @throws IllegalArgumentException if {@code offset} is negative, misaligned or above {@link #MAX_CONTEXT_OFFSET}
+         */
+        public SlotOptions contextArgumentPointsTo(int index, long offset) {
+            if (offset < 0 || offset > MAX_CONTEXT_OFFSET || offset % Long.BYTES != 0) {
+                throw new IllegalArgumentException("context offset " + offset + ": a multiple of 8 from 0 to " + MAX_CONTEXT_OFFSET);
+            }
+            contextArgument = index;
+            contextBinding = ContextBinding.POINTS_TO_PAYLOAD;
+            contextOffset = offset;
             return this;
         }
     }
@@ -867,7 +948,7 @@ public final class Schema {
             long offset = place(memberName, ValueLayout.ADDRESS);
             members.add(new Slot(memberName, offset, currentMinor, descriptor, o.required,
                     Optional.ofNullable(o.defaultImplementation), Optional.ofNullable(refusal),
-                    o.contextBinding == ContextBinding.NONE ? -1 : o.contextArgument, o.contextBinding));
+                    o.contextBinding == ContextBinding.NONE ? -1 : o.contextArgument, o.contextBinding, o.contextOffset));
             return this;
         }
 

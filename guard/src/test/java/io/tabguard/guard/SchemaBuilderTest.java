@@ -96,6 +96,18 @@ class SchemaBuilderTest {
                         o -> o.contextArgument(-1, Schema.ContextBinding.PAYLOAD_ADDRESS))),
                 refused("context argument of a slot with no arguments", () -> builder().slot("f", FunctionDescriptor.ofVoid(),
                         o -> o.contextArgument(0, Schema.ContextBinding.PAYLOAD_ADDRESS))),
+                refused("pointed-to context at a misaligned offset", () -> builder().slot("f", PTR_OF_PTR_INT,
+                        o -> o.contextArgumentPointsTo(0, 4))),
+                refused("pointed-to context at a negative offset", () -> builder().slot("f", PTR_OF_PTR_INT,
+                        o -> o.contextArgumentPointsTo(0, -8))),
+                refused("pointed-to context past the bound", () -> builder().slot("f", PTR_OF_PTR_INT,
+                        o -> o.contextArgumentPointsTo(0, Schema.MAX_CONTEXT_OFFSET + 8))),
+                refused("pointed-to context in an int argument", () -> builder().slot("f", PTR_OF_PTR_INT,
+                        o -> o.contextArgumentPointsTo(1, 0))),
+                refused("POINTS_TO_PAYLOAD without an offset", () -> builder().slot("f", PTR_OF_PTR_INT,
+                        o -> o.contextArgument(0, Schema.ContextBinding.POINTS_TO_PAYLOAD))),
+                refused("a slot record with POINTS_TO_PAYLOAD and no offset", () -> new Schema.Slot("f", 0, 0, PTR_OF_PTR_INT,
+                        true, java.util.Optional.empty(), java.util.Optional.empty(), 0, Schema.ContextBinding.POINTS_TO_PAYLOAD)),
                 refused("atMinor past the newest", () -> builder().slot("f", INT_OF_PTR).build().atMinor(1)),
                 refused("payloadSize of a negative minor", () -> builder().slot("f", INT_OF_PTR).build().payloadSize(-1)));
     }
@@ -216,6 +228,23 @@ class SchemaBuilderTest {
                 () -> assertEquals(PTR_OF_PTR_INT, defaulted.descriptor()),
                 () -> assertEquals(6, s.slots().size()),
                 () -> assertEquals(2, s.minor()));
+    }
+
+    @Test
+    void aPointedToContextKeepsItsOffsetAndLeavesTheIdsAlone() {
+        Schema pointed = builder().slot("f", PTR_OF_PTR_INT, o -> o.contextArgumentPointsTo(0, 16)).build();
+        Schema plain = builder().slot("f", PTR_OF_PTR_INT).build();
+        Schema.Slot f = (Schema.Slot) pointed.member("f").orElseThrow();
+        assertAll(
+                () -> assertEquals(Schema.ContextBinding.POINTS_TO_PAYLOAD, f.contextBinding()),
+                () -> assertEquals(0, f.contextArgument()),
+                () -> assertEquals(16, f.contextOffset()),
+                () -> assertEquals(-1, ((Schema.Slot) plain.member("f").orElseThrow()).contextOffset()),
+                () -> assertEquals(plain.id(), pointed.id(), "a binding is policy: the schema id is the struct's"),
+                () -> assertEquals(plain.layoutId(0), pointed.layoutId(0)),
+                () -> assertEquals(-1, ((Schema.Slot) builder().slot("f", PTR_OF_PTR_INT, o -> o.contextArgumentPointsTo(0, 8)
+                        .contextArgument(0, Schema.ContextBinding.PAYLOAD_ADDRESS)).build().member("f").orElseThrow()).contextOffset(),
+                        "a later binding replaces the offset"));
     }
 
     @Test

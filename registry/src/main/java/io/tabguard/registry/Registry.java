@@ -396,6 +396,10 @@ public final class Registry implements AutoCloseable {
      * one the table's trampolines enforce. Slot options are not part of the layout id: they are the
      * builder's policy, so only the registry, which knows both schemas, can compare them.
      */
+    private static String contextOffsetText(Schema.Slot slot) {
+        return slot.contextOffset() < 0 ? "" : " at offset " + slot.contextOffset();
+    }
+
     private static void requireCallersSlotPolicy(TableImpl table, VerifiedTable copy, Schema expected) {
         int seen = Math.min(table.builtMinor(), expected.minor());
         for (Schema.Member m : expected.members(seen)) {
@@ -406,10 +410,11 @@ public final class Registry implements AutoCloseable {
                             + " is required by the caller's schema, optional and null in the table");
                 }
                 if (wanted.contextBinding() != Schema.ContextBinding.NONE && (wanted.contextBinding() != built.contextBinding()
-                        || wanted.contextArgument() != built.contextArgument())) {
+                        || wanted.contextArgument() != built.contextArgument() || wanted.contextOffset() != built.contextOffset())) {
                     throw new TableRejectedException(Violation.LAYOUT_MISMATCH, offset, "slot " + wanted.name()
                             + ": the caller binds argument " + wanted.contextArgument() + " to " + wanted.contextBinding()
-                            + ", the table's trampolines check " + built.contextBinding());
+                            + contextOffsetText(wanted) + ", the table's trampolines check " + built.contextBinding()
+                            + contextOffsetText(built));
                 }
             }
         }
@@ -593,7 +598,8 @@ public final class Registry implements AutoCloseable {
                                 case NONE -> Trampolines.ContextCheck.NONE;
                                 case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
                                 case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
-                            });
+                                case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
+                            }, s.contextOffset());
                     yield Trampolines.mint(guarded, s.descriptor(), arena).address();
                 }
             };

@@ -174,6 +174,19 @@ class SameIdSchemasTest extends WithRegistry {
                 "valid twin: a table that checks more than the caller asks");
     }
 
+    @Test
+    void aTableThatReadsThePayloadPointerAtAnotherOffsetIsNotAdopted() {
+        Schema atZero = Schema.builder("issue17.pointed", 1)
+                .slot("same", PTR_PTR, o -> o.refusal(MemorySegment.NULL).contextArgumentPointsTo(0, 0)).build();
+        Schema atEight = Schema.builder("issue17.pointed", 1)
+                .slot("same", PTR_PTR, o -> o.refusal(MemorySegment.NULL).contextArgumentPointsTo(0, 8)).build();
+        assertEquals(atZero.id(), atEight.id(), "bindings are policy, not part of the schema id");
+        assertEquals(atZero.layoutId(0), atEight.layoutId(0), "nor of the layout id");
+        CallbackTable t = registry.builder(atEight).bind("same", SAME).build();
+        assertEquals(Violation.LAYOUT_MISMATCH, refused(() -> registry.adopt(t.verifiedBytes(), atZero)));
+        assertSame(t, registry.adopt(t.verifiedBytes(), atEight), "valid twin: the offset it was built with");
+    }
+
     @CallbackSchema(name = "issue17.proxy")
     public interface IntHook {
         @CallbackSlot(order = 0, refusal = "-1")

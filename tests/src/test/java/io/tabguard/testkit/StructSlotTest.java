@@ -123,7 +123,7 @@ class StructSlotTest {
     private record C(SymbolLookup lib, MethodHandle take, MethodHandle make, MethodHandle grow, Path path) {}
 
     private C compile() throws Exception {
-        Path library = CCompiler.sharedLibrary(dir, "struct_slots", C_SOURCE, "-O2");
+        Path library = NativeBuilds.sharedLibrary(dir, "struct_slots", C_SOURCE, "-O2");
         SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
         return new C(lib,
                 NativeTamper.callPointer(lib.find("call_take").orElseThrow(), FunctionDescriptor.of(JAVA_DOUBLE, ADDRESS, JAVA_INT, JAVA_DOUBLE, JAVA_INT)),

@@ -199,11 +199,50 @@ public final class DispatchGate {
         return enterWithContext(slot, argument, contextAddress);
     }
 
+    /**
+     * {@link #enter(int)}, plus the slot's context argument must point to a struct whose word at
+     * {@code offset} is the payload address ({@code *(void **)(argument + offset) == payload}). The word is
+     * copied with {@link NativeAccess#readFaultSafe} (one {@code process_vm_readv} per call, and a small
+     * confined arena: this accept path, unlike {@link #enter}'s, allocates), never dereferenced: a NULL,
+     * unmapped or misaligned argument, or a kernel that refuses the call, is a {@code CONTEXT_MISMATCH}.
+     * The read happens after the table check, inside the tracker, so a revoke waits for it like for a target.
+     */
+    public int enterWithPointedPayloadContext(int slot, MemorySegment argument, long offset) {
+        int token = enter(slot);
+        if (token < 0) {
+            return token;
+        }
+        boolean matches;
+        try {
+            matches = pointsToPayload(argument.address(), offset);
+        } catch (Throwable t) {
+            matches = false;   // fail closed
+        }
+        return matches ? token : refuseContext(slot, token);
+    }
+
+    private boolean pointsToPayload(long argument, long offset) {
+        long wordAddress = argument + offset;
+        if (argument == 0 || wordAddress % Long.BYTES != 0 || Long.compareUnsigned(wordAddress, argument) < 0) {
+            return false;
+        }
+        byte[] word = new byte[Long.BYTES];
+        return NativeAccess.readFaultSafe(wordAddress, word) == NativeAccess.Transfer.DONE
+                && (long) WORD_IN_NATIVE_ORDER.get(word, 0) == payloadAddress;
+    }
+
+    private static final java.lang.invoke.VarHandle WORD_IN_NATIVE_ORDER =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.nativeOrder());
+
     private int enterWithContext(int slot, MemorySegment argument, long expected) {
         int token = enter(slot);
         if (token < 0 || argument.address() == expected) {
             return token;
         }
+        return refuseContext(slot, token);
+    }
+
+    private int refuseContext(int slot, int token) {
         tracker.exit(token);
         try {
             return refused(slot, Violation.CONTEXT_MISMATCH, -1, "argument is not the table's bound context");

@@ -45,6 +45,7 @@ public final class Trampolines {
     private static final MethodHandle ENTER;
     private static final MethodHandle ENTER_PAYLOAD_CONTEXT;
     private static final MethodHandle ENTER_REGISTERED_CONTEXT;
+    private static final MethodHandle ENTER_POINTED_PAYLOAD_CONTEXT;
     private static final MethodHandle EXIT;
     private static final MethodHandle AFTER_THROW;
     private static final MethodHandle LAST_RESORT;
@@ -61,6 +62,8 @@ public final class Trampolines {
                     MethodType.methodType(int.class, int.class, MemorySegment.class));
             ENTER_REGISTERED_CONTEXT = l.findVirtual(DispatchGate.class, "enterWithRegisteredContext",
                     MethodType.methodType(int.class, int.class, MemorySegment.class));
+            ENTER_POINTED_PAYLOAD_CONTEXT = l.findVirtual(DispatchGate.class, "enterWithPointedPayloadContext",
+                    MethodType.methodType(int.class, int.class, MemorySegment.class, long.class));
             EXIT = l.findVirtual(DispatchGate.class, "exit", MethodType.methodType(void.class, int.class));
             AFTER_THROW = l.findVirtual(DispatchGate.class, "afterThrow",
                     MethodType.methodType(void.class, int.class, int.class, Throwable.class));
@@ -75,11 +78,18 @@ public final class Trampolines {
         }
     }
 
-    /** Which argument, if any, must equal an address bound to the table. */
-    public enum ContextCheck { NONE, PAYLOAD_ADDRESS, REGISTERED_CONTEXT }
+    /**
+     * Which argument, if any, must equal an address bound to the table, or (POINTED_PAYLOAD) point to a
+     * struct whose word at the context offset is the payload address.
+     */
+    public enum ContextCheck { NONE, PAYLOAD_ADDRESS, REGISTERED_CONTEXT, POINTED_PAYLOAD }
 
-    /** {@code handled}: the slot has a refusal handler; without one, a refusal returns the constant directly. */
-    private record Shape(MethodType type, ContextCheck check, int contextArgument, boolean handled) {}
+    /**
+     * {@code handled}: the slot has a refusal handler; without one, a refusal returns the constant directly.
+     * {@code contextOffset}: the pointed-to word's offset for POINTED_PAYLOAD, else -1 (part of the shape:
+     * offsets are few, and a constant folds into the chain).
+     */
+    private record Shape(MethodType type, ContextCheck check, int contextArgument, long contextOffset, boolean handled) {}
 
     private static final Map<Shape, MethodHandle> TEMPLATES = new ConcurrentHashMap<>();
 
@@ -114,10 +124,12 @@ public final class Trampolines {
      *                       of the struct's size that nobody writes (FFM copies it out on every refusal)
      * @param refusalHandler called instead of the target when a call is refused, of
      *                       {@link #refusalHandlerType}; null to return {@code refusal} directly
+     * @param contextOffset  for {@link ContextCheck#POINTED_PAYLOAD}, the offset of the payload word in the
+     *                       struct the context argument points to; ignored otherwise
      */
     public static MethodHandle guarded(DispatchGate gate, int slot, FunctionDescriptor descriptor, MethodHandle target,
                                        Object refusal, MethodHandle refusalHandler, int contextArgument,
-                                       ContextCheck contextCheck) {
+                                       ContextCheck contextCheck, long contextOffset) {
         MethodType type = descriptor.toMethodType();
         if (!target.type().equals(type)) {
             throw new IllegalArgumentException("target type " + target.type() + " is not the slot's " + type);
@@ -135,7 +147,7 @@ public final class Trampolines {
             }
         }
         Shape shape = new Shape(type, contextCheck, contextCheck == ContextCheck.NONE ? -1 : contextArgument,
-                refusalHandler != null);
+                contextCheck == ContextCheck.POINTED_PAYLOAD ? contextOffset : -1, refusalHandler != null);
         MethodHandle template = TEMPLATES.computeIfAbsent(shape, Trampolines::template);
         return type.returnType() == void.class
                 ? MethodHandles.insertArguments(template, 0, gate, slot, target, handler)
@@ -228,6 +240,8 @@ public final class Trampolines {
             case NONE -> MethodHandles.dropArguments(ENTER, 2, all.subList(2, all.size()));
             case PAYLOAD_ADDRESS -> contextTest(ENTER_PAYLOAD_CONTEXT, all, lead.size() + shape.contextArgument());
             case REGISTERED_CONTEXT -> contextTest(ENTER_REGISTERED_CONTEXT, all, lead.size() + shape.contextArgument());
+            case POINTED_PAYLOAD -> contextTest(MethodHandles.insertArguments(ENTER_POINTED_PAYLOAD_CONTEXT, 3, shape.contextOffset()),
+                    all, lead.size() + shape.contextArgument());
         };
         MethodHandle entered = MethodHandles.foldArguments(body, admit);
         // the last resort calls nothing: it only returns the refusal it was given
