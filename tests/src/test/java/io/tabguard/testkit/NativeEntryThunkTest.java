@@ -176,6 +176,7 @@ class NativeEntryThunkTest {
         assertEquals(1, refused.size(), refused.toString());
         assertEquals(violation.name(), refused.get(0).violation());
         assertTrue(refused.get(0).detail().startsWith(count + " "), refused.get(0).detail());
+        assertEquals(count, refused.get(0).count(), "the record's count is the refused calls: the log's counts add up");
         assertEquals(0, registry.auditNativeRefusals(), "drained: the same refusals are not audited twice");
     }
 }

@@ -282,7 +282,12 @@ public final class TableImpl implements CallbackTable, GateOwner {
         io.tabguard.ffm.internal.NativeEntry entry = gate.nativeEntry();
         long refused = entry == null ? 0 : entry.drainRefusals();
         if (refused > 0) {
-            audit(EventType.TABLE_REFUSED, gate.state().refusal(), -1, refused + " native calls refused by entry thunks");
+            // One summary record whose count is the refused calls, so a log's counts add up to the refusals
+            // (the thunk counts; it keeps no times, so first and last are the time of this drain).
+            java.time.Instant now = java.time.Instant.now();
+            Violation reason = gate.state().refusal();
+            registry.audit(SecurityEvent.summary(EventType.TABLE_REFUSED, serial, schema.name(), schema.id(),
+                    reason == null ? null : reason.name(), -1, refused + " native calls refused by entry thunks", refused, now, now));
         }
         return refused;
     }
