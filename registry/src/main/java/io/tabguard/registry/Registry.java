@@ -162,7 +162,15 @@ public final class Registry implements AutoCloseable {
             if (countsClosed) {
                 return;
             }
+            // Only the tables queued when this drain began, each once: a table whose callers keep being refused
+            // re-queues itself as soon as its counts are taken (also by the summary written when it retires, so
+            // it can be queued twice), and draining the queue until empty wrote a summary per few dozen refusals
+            // for as long as the flood lasted. A re-queued table waits for the next period.
+            java.util.Set<TableImpl> due = new java.util.LinkedHashSet<>();
             for (TableImpl t; (t = countsPending.poll()) != null; ) {
+                due.add(t);
+            }
+            for (TableImpl t : due) {
                 t.flushCounts();
             }
         }
