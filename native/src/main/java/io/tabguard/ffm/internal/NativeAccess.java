@@ -20,42 +20,9 @@ public final class NativeAccess {
 
     private NativeAccess() {}
 
-    /** What {@code dladdr} says of an address: the object file it lies in and the nearest symbol at or below it. */
-    public record SymbolInfo(String fileName, long fileBase, String symbolName, long symbolAddress) {}
-
     private static final java.lang.foreign.StructLayout DL_INFO = java.lang.foreign.MemoryLayout.structLayout(
             java.lang.foreign.ValueLayout.ADDRESS.withName("dli_fname"), java.lang.foreign.ValueLayout.ADDRESS.withName("dli_fbase"),
             java.lang.foreign.ValueLayout.ADDRESS.withName("dli_sname"), java.lang.foreign.ValueLayout.ADDRESS.withName("dli_saddr"));
-    private static volatile MethodHandle dladdr;
-
-    /**
-     * {@code dladdr(address)}: empty if the address lies in no loaded object (the heap, the stack, an
-     * anonymous mapping). {@code dladdr} never dereferences {@code address}, so any value is safe to ask about.
-     */
-    public static java.util.Optional<SymbolInfo> dladdr(long address) {
-        MethodHandle h = dladdr;
-        if (h == null) {
-            MemorySegment f = LINKER.defaultLookup().find("dladdr").orElseThrow(
-                    () -> new UnsupportedOperationException("dladdr is not exported by the C library (glibc 2.34+ needed)"));
-            h = dladdr = LINKER.downcallHandle(f, FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
-                    java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS));
-        }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment info = a.allocate(DL_INFO);
-            int found = (int) h.invokeExact(MemorySegment.ofAddress(address), info);
-            if (found == 0) {
-                return java.util.Optional.empty();
-            }
-            MemorySegment fname = info.get(java.lang.foreign.ValueLayout.ADDRESS, 0);
-            MemorySegment sname = info.get(java.lang.foreign.ValueLayout.ADDRESS, 16);
-            return java.util.Optional.of(new SymbolInfo(cString(fname), info.get(java.lang.foreign.ValueLayout.ADDRESS, 8).address(),
-                    cString(sname), info.get(java.lang.foreign.ValueLayout.ADDRESS, 24).address()));
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
 
     /** A NUL-terminated string the C library handed out (at most 4096 bytes read); null for NULL. */
     private static String cString(MemorySegment pointer) {
@@ -90,11 +57,6 @@ public final class NativeAccess {
      */
     public static java.util.Optional<MemorySegment> loadPlugin(String path, String symbol, Arena arena) {
         return SymbolLookup.libraryLookup(path, arena).find(symbol);
-    }
-
-    /** The C library the linker itself uses (libc and friends). */
-    public static SymbolLookup linkerLibraries() {
-        return LINKER.defaultLookup();
     }
 
     // ---- shared-memory mappings for read-only tables (TableMemory is the one caller) ----------------
