@@ -43,6 +43,13 @@ typedef struct tg_state_cell {
 TG_API int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
                    const void *target, uint64_t refusal_bits);
 
+/* Java-target thunk (tg_upcall_thunk.c): loads `record` into the `free_register`-th SysV integer argument
+ * register (0 = rdi ... 5 = r9) and tail-jumps to `stub`, the shared upcall stub of the slot's shape.
+ * `cell_view` must be TG_UPCALL_THUNK_SIZE-aligned. Returns 0 or EINVAL. */
+#define TG_UPCALL_THUNK_SIZE 32
+TG_API int tg_upcall_thunk_write(void *cell_writable, const void *cell_view, uint64_t record,
+                                 int free_register, const void *stub);
+
 /* The refusal entry every thunk of every scalar shape ends in (tg_refuse.S): counts one refusal and
  * returns the refusal bits in both rax and xmm0. */
 void tg_refuse(void);

@@ -54,6 +54,18 @@ static double sum_variadic(int n, ...) {
     return s;
 }
 
+/* Stand-ins for a shared upcall stub: each takes the slot's arguments plus the record last. */
+static long rec_none(long rec) { return rec; }
+static long rec_after_long(long a, long rec) { return rec - a; }
+static long rec_after_mixed(double x, long a, int b, float y, long rec) { return rec + a * 3 + b * 5 + (long) (x * 7 + y * 11); }
+static long rec_after_five(long a, long b, long c, long d, long e, long rec) { return rec + a + 2 * b + 3 * c + 4 * d + 5 * e; }
+static double rec_after_doubles(double a, double b, double c, double d, double e, double f, double g, double h,
+                                long p, long rec) {
+    return (double) rec + a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + (double) p;
+}
+static long rec_in_r8(long a, long b, long c, long d, long rec) { return rec * 2 + a + b + c + d; }
+static long rec_in_rcx(void *a, int b, short c, long rec) { return rec + (long) (intptr_t) a + b + c; }
+
 static tg_dualmap code, states;
 static uint64_t refusals;
 static int next_cell;
@@ -66,6 +78,47 @@ static void *thunk_for(const void *target, uint64_t refusal_bits) {
     CHECK(rc == 0, "tg_thunk_write: %d", rc);
     CHECK(tg_barrier_publish_code() == 0, "publish code");
     return view;
+}
+
+static tg_dualmap upcall_code;
+static int next_upcall_cell;
+
+static void *upcall_thunk_for(const void *stub, uint64_t record, int free_register) {
+    int cell = next_upcall_cell++;
+    void *view = (char *) upcall_code.view + cell * TG_UPCALL_THUNK_SIZE;
+    int rc = tg_upcall_thunk_write((char *) upcall_code.writable + cell * TG_UPCALL_THUNK_SIZE, view, record,
+                                   free_register, stub);
+    CHECK(rc == 0, "tg_upcall_thunk_write: %d", rc);
+    CHECK(tg_barrier_publish_code() == 0, "publish code");
+    return view;
+}
+
+/* Java-target thunks: the record lands in the first free integer register, every argument intact. */
+static void check_upcall_thunks(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(tg_dualmap_create((uint64_t) page, 1, &upcall_code) == 0, "upcall thunk mapping");
+    const uint64_t record = UINT64_C(0x0000000700001234);   /* generation 7, index 0x1234 */
+    long (*t0)(void) = upcall_thunk_for((void *) rec_none, record, 0);
+    long (*t1)(long) = upcall_thunk_for((void *) rec_after_long, record, 1);
+    long (*t2)(double, long, int, float) = upcall_thunk_for((void *) rec_after_mixed, record, 2);
+    long (*t3)(void *, int, short) = upcall_thunk_for((void *) rec_in_rcx, record, 3);
+    long (*t4)(long, long, long, long) = upcall_thunk_for((void *) rec_in_r8, record, 4);
+    long (*t5)(long, long, long, long, long) = upcall_thunk_for((void *) rec_after_five, record, 5);
+    double (*t_doubles)(double, double, double, double, double, double, double, double, long) =
+            upcall_thunk_for((void *) rec_after_doubles, record, 1);
+    CHECK(t0() == (long) record, "record in rdi");
+    CHECK(t1(5) == rec_after_long(5, (long) record), "record in rsi");
+    CHECK(t2(1.5, 2, -3, 0.25f) == rec_after_mixed(1.5, 2, -3, 0.25f, (long) record), "record in rdx, xmm intact");
+    CHECK(t3((void *) 64, 9, -2) == rec_in_rcx((void *) 64, 9, -2, (long) record), "record in rcx");
+    CHECK(t4(1, 2, 3, 4) == rec_in_r8(1, 2, 3, 4, (long) record), "record in r8");
+    CHECK(t5(1, 2, 3, 4, 5) == rec_after_five(1, 2, 3, 4, 5, (long) record), "record in r9");
+    CHECK(t_doubles(1, 2, 3, 4, 5, 6, 7, 8.5, 100) == rec_after_doubles(1, 2, 3, 4, 5, 6, 7, 8.5, 100, (long) record),
+          "eight doubles in xmm0-7, record in rsi");
+    CHECK(tg_upcall_thunk_write(upcall_code.writable, upcall_code.view, record, 6, (void *) rec_none) == EINVAL,
+          "a seventh integer register does not exist");
+    CHECK(tg_upcall_thunk_write(upcall_code.writable, (char *) upcall_code.view + 8, record, 0, (void *) rec_none) == EINVAL,
+          "a misaligned cell is refused");
+    CHECK(tg_upcall_thunk_write(upcall_code.writable, upcall_code.view, record, 0, NULL) == EINVAL, "a NULL stub is refused");
 }
 
 static void set_state(uint64_t state) {
@@ -250,6 +303,7 @@ int main(void) {
     CHECK(t_add3(4, 5, 6) == 456 && target_ran == 1, "reopened (test only: the registry never reopens)");
 
     check_revocation_window();
+    check_upcall_thunks();
 
     /* W^X: neither mapping is writable and executable; the views cannot be made writable */
     check_maps();

@@ -8,6 +8,7 @@ import io.tabguard.ffm.internal.DispatchTracker;
 import io.tabguard.ffm.internal.EntryThunks;
 import io.tabguard.ffm.internal.LibraryAllowList;
 import io.tabguard.ffm.internal.NativeEntry;
+import io.tabguard.ffm.internal.SharedUpcalls;
 import io.tabguard.ffm.internal.TableMemory;
 import io.tabguard.ffm.internal.TableState;
 import io.tabguard.ffm.internal.Trampolines;
@@ -482,6 +483,9 @@ public final class Registry implements AutoCloseable {
             t.gate().retire(TableState.REGISTRY_CLOSED);
         }
         tracker.awaitAllQuiescent();
+        for (TableImpl t : bySerial.values()) {
+            t.gate().releaseSharedEntries();
+        }
         auditNativeRefusals();
         java.util.concurrent.locks.LockSupport.unpark(countsFlusher);
         stampingLock.writeLock().lock();
@@ -590,6 +594,8 @@ public final class Registry implements AutoCloseable {
             }
         }
         long[] expected = new long[slots.size()];
+        long[] sharedIds = new long[slots.size()];
+        int sharedCount = 0;
         // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
         NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
                 ? EntryThunks.newEntry() : null;
@@ -601,22 +607,36 @@ public final class Registry implements AutoCloseable {
                 case TableBuilder.Binding.Native n ->
                         EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
                 case TableBuilder.Binding.Java j -> {
+                    Trampolines.ContextCheck check = switch (s.contextBinding()) {
+                        case NONE -> Trampolines.ContextCheck.NONE;
+                        case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
+                        case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
+                        case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
+                    };
+                    // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
+                    // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
+                    SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
+                            refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                    if (shared != null) {
+                        sharedIds[sharedCount++] = shared.recordId();
+                        yield shared.address();
+                    }
                     MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
-                            refusalHandlers.get(s.name()), s.contextArgument(), switch (s.contextBinding()) {
-                                case NONE -> Trampolines.ContextCheck.NONE;
-                                case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
-                                case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
-                                case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
-                            }, s.contextOffset());
+                            refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
                     yield Trampolines.mint(guarded, s.descriptor(), arena).address();
                 }
             };
             expected[i] = pointer;
             payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
         }
-        if (entry != null) {
+        if (entry != null || sharedCount > 0) {
             EntryThunks.publish();
+        }
+        if (entry != null) {
             gate.attachNativeEntry(entry);
+        }
+        if (sharedCount > 0) {
+            gate.attachSharedEntries(java.util.Arrays.copyOf(sharedIds, sharedCount));
         }
 
         stampingLock.readLock().lock();

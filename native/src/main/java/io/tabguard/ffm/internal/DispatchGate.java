@@ -94,6 +94,31 @@ public final class DispatchGate {
         this.nativeEntry = entry;
     }
 
+    /**
+     * Gives the gate the record ids of its Java slots' shared-stub entries ({@link SharedUpcalls}), to
+     * release with {@link #releaseSharedEntries}. Set once, before {@link #seal}.
+     */
+    public void attachSharedEntries(long[] recordIds) {
+        this.sharedEntryIds = recordIds.clone();
+    }
+
+    /**
+     * Releases the table's Java-slot entries: a call through one of them is refused from now on without
+     * reaching this gate (its record id no longer resolves), and the ids are free for other slots under a
+     * new generation. Only once the table has left OPEN and no target runs (registry close). Idempotent.
+     */
+    public void releaseSharedEntries() {
+        long[] ids = sharedEntryIds;
+        sharedEntryIds = null;
+        if (ids != null) {
+            for (long id : ids) {
+                SharedUpcalls.release(id);
+            }
+        }
+    }
+
+    private volatile long[] sharedEntryIds;
+
     /** The table's native entry, or null if no slot has a thunk. */
     public NativeEntry nativeEntry() {
         return nativeEntry;

@@ -8,8 +8,8 @@ import java.lang.foreign.MemorySegment;
  * pages of two memfd double mappings: each is written once through a writable alias whose address
  * stays here, and read (thunks: executed) through a view that can never become writable. Nothing is
  * ever unmapped or reused: a thunk whose table is gone refuses for the life of the process, so a stale
- * pointer never reaches another table's target (the price: 128 B per native slot and 40 B per table
- * with native slots, never given back — release is a later step of issue 16).
+ * pointer never reaches another table's target (the price: 128 B per native slot, 32 B per Java slot
+ * and 40 B per table with native slots, never given back — release is a later step of issue 16).
  *
  * <p>Thread-safe (allocation is synchronized; it runs at build time, never on a call path).
  */
@@ -21,6 +21,9 @@ public final class EntryThunks {
 
     private static TabguardLibrary.DualMapping thunks;
     private static long thunksUsed;
+    private static final long UPCALL_THUNK_REGION = 2 * 1024 * 1024;   // 65,536 Java-target thunks per mapping
+    private static TabguardLibrary.DualMapping upcallThunks;
+    private static long upcallThunksUsed;
     private static TabguardLibrary.DualMapping states;
     private static long statesUsed;
     private static MemorySegment counters;
@@ -65,6 +68,25 @@ public final class EntryThunks {
         lib.writeThunk(thunks.writable() + offset, thunks.view() + offset, entry.stateCellView(), target, refusalBits);
         thunksUsed += THUNK_SIZE;
         return thunks.view() + offset;
+    }
+
+    /**
+     * A Java-target thunk (32 bytes, see {@link SharedUpcalls}): loads {@code recordId} into integer argument
+     * register {@code freeRegister} and jumps to {@code stub}. Call {@link #publish()} before handing it out.
+     *
+     * @return the thunk's address in the read+execute view
+     */
+    static synchronized long mintUpcall(long recordId, int freeRegister, long stub) {
+        TabguardLibrary lib = TabguardLibrary.get();
+        long size = TabguardLibrary.UPCALL_THUNK_SIZE;
+        if (upcallThunks == null || upcallThunksUsed + size > upcallThunks.size()) {
+            upcallThunks = lib.dualMapping(UPCALL_THUNK_REGION, true);
+            upcallThunksUsed = 0;
+        }
+        long offset = upcallThunksUsed;
+        lib.writeUpcallThunk(upcallThunks.writable() + offset, upcallThunks.view() + offset, recordId, freeRegister, stub);
+        upcallThunksUsed += size;
+        return upcallThunks.view() + offset;
     }
 
     /** Makes thunks written so far safe to execute on every thread (membarrier SYNC_CORE). */

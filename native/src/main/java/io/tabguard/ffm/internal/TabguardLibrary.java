@@ -30,6 +30,8 @@ import java.util.Set;
  * <p>Refuses (with {@link UnsupportedOperationException}) any platform but Linux x86-64. Thread-safe.
  */
 public final class TabguardLibrary {
+    /** {@code TG_UPCALL_THUNK_SIZE} of tabguard_native.h: one Java-target thunk cell. */
+    static final long UPCALL_THUNK_SIZE = 32;
     static final String RESOURCE = "/io/tabguard/ffm/native/linux-x86_64/libtabguard.so";
 
     /** {@code tg_dualmap}: one memfd mapped writable (registry only) and read(-execute) (handed out). */
@@ -43,6 +45,7 @@ public final class TabguardLibrary {
 
     private final MethodHandle dualmapCreate;
     private final MethodHandle thunkWrite;
+    private final MethodHandle upcallThunkWrite;
     private final MethodHandle publishState;
     private final MethodHandle publishCode;
     private final long refusalEntry;
@@ -71,6 +74,8 @@ public final class TabguardLibrary {
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
         thunkWrite = bind(lookup, "tg_thunk_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        upcallThunkWrite = bind(lookup, "tg_upcall_thunk_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
         publishState = bind(lookup, "tg_barrier_publish_state", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         publishCode = bind(lookup, "tg_barrier_publish_code", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         refusalEntry = ((MemorySegment) bind(lookup, "tg_refusal_entry", FunctionDescriptor.of(ValueLayout.ADDRESS)).invokeExact()).address();
@@ -205,6 +210,24 @@ public final class TabguardLibrary {
         }
         if (rc != 0) {
             throw new IllegalArgumentException("tg_thunk_write refused its arguments: errno " + rc);
+        }
+    }
+
+    /**
+     * {@code tg_upcall_thunk_write}: one Java-target thunk at {@code cellWritable}, to run at {@code cellView},
+     * loading {@code recordId} into integer argument register {@code freeRegister} before jumping to {@code stub}.
+     */
+    public void writeUpcallThunk(long cellWritable, long cellView, long recordId, int freeRegister, long stub) {
+        int rc;
+        try {
+            rc = (int) upcallThunkWrite.invokeExact(cellWritable, cellView, recordId, freeRegister, stub);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (rc != 0) {
+            throw new IllegalArgumentException("tg_upcall_thunk_write refused its arguments: errno " + rc);
         }
     }
 

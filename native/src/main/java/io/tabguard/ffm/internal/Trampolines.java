@@ -89,7 +89,7 @@ public final class Trampolines {
      * {@code contextOffset}: the pointed-to word's offset for POINTED_PAYLOAD, else -1 (part of the shape:
      * offsets are few, and a constant folds into the chain).
      */
-    private record Shape(MethodType type, ContextCheck check, int contextArgument, long contextOffset, boolean handled) {}
+    record Shape(MethodType type, ContextCheck check, int contextArgument, long contextOffset, boolean handled) {}
 
     private static final Map<Shape, MethodHandle> TEMPLATES = new ConcurrentHashMap<>();
 
@@ -130,6 +130,19 @@ public final class Trampolines {
     public static MethodHandle guarded(DispatchGate gate, int slot, FunctionDescriptor descriptor, MethodHandle target,
                                        Object refusal, MethodHandle refusalHandler, int contextArgument,
                                        ContextCheck contextCheck, long contextOffset) {
+        Bound b = bind(descriptor, target, refusal, refusalHandler, contextArgument, contextCheck, contextOffset);
+        MethodHandle template = template(b.shape());
+        return b.shape().type().returnType() == void.class
+                ? MethodHandles.insertArguments(template, 0, gate, slot, b.target(), b.handler())
+                : MethodHandles.insertArguments(template, 0, gate, slot, b.target(), b.handler(), refusal);
+    }
+
+    /** A slot's target and refusal handler made ready for a template of {@code shape}. */
+    record Bound(Shape shape, MethodHandle target, MethodHandle handler) {}
+
+    /** Type-checks a slot's parts and prepares them for the template of its shape (see {@link #guarded}). */
+    static Bound bind(FunctionDescriptor descriptor, MethodHandle target, Object refusal, MethodHandle refusalHandler,
+                      int contextArgument, ContextCheck contextCheck, long contextOffset) {
         MethodType type = descriptor.toMethodType();
         if (!target.type().equals(type)) {
             throw new IllegalArgumentException("target type " + target.type() + " is not the slot's " + type);
@@ -148,10 +161,18 @@ public final class Trampolines {
         }
         Shape shape = new Shape(type, contextCheck, contextCheck == ContextCheck.NONE ? -1 : contextArgument,
                 contextCheck == ContextCheck.POINTED_PAYLOAD ? contextOffset : -1, refusalHandler != null);
-        MethodHandle template = TEMPLATES.computeIfAbsent(shape, Trampolines::template);
-        return type.returnType() == void.class
-                ? MethodHandles.insertArguments(template, 0, gate, slot, target, handler)
-                : MethodHandles.insertArguments(template, 0, gate, slot, target, handler, refusal);
+        return new Bound(shape, target, handler);
+    }
+
+    /**
+     * The template of {@code shape}, built once: {@code (gate, slot, target, handler, [refusal], args...)}.
+     */
+    static MethodHandle template(Shape shape) {
+        return TEMPLATES.computeIfAbsent(shape, Trampolines::buildTemplate);
+    }
+
+    static MethodHandle constantRefusalHandler(MethodType slotType, Object refusal) {
+        return constantRefusal(slotType, refusal);
     }
 
     private static MethodHandle constantRefusal(MethodType type, Object refusal) {
@@ -171,7 +192,7 @@ public final class Trampolines {
      * {@code (DispatchGate gate, int slot, MethodHandle target, MethodHandle handler, R refusal, A... args) R}
      * — without the {@code refusal} parameter for a void function.
      */
-    private static MethodHandle template(Shape shape) {
+    private static MethodHandle buildTemplate(Shape shape) {
         MethodType type = shape.type();
         Class<?> r = type.returnType();
         boolean isVoid = r == void.class;
