@@ -23,6 +23,11 @@ typedef struct tg_dualmap {
  * writable (F_SEAL_FUTURE_WRITE is set before it is mapped, so mprotect(PROT_WRITE) fails). */
 TG_API int tg_dualmap_create(uint64_t size, int view_exec, tg_dualmap *out);
 
+/* Gives a dual mapping's memory back: the writable alias is unmapped and the view's address range is
+ * replaced by an inaccessible reservation that is never reused, so a later access through an old view
+ * address faults. Returns 0 or an errno; on success map->writable is NULL. */
+TG_API int tg_dualmap_retire(tg_dualmap *map);
+
 /* The state word value that lets a thunk through ("OPEN" in ASCII); every other value refuses, so
  * zeroed or uninitialised memory fails closed. */
 #define TG_STATE_OPEN UINT64_C(0x4E45504F)
@@ -43,12 +48,16 @@ typedef struct tg_state_cell {
 TG_API int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
                    const void *target, uint64_t refusal_bits);
 
-/* Java-target thunk (tg_upcall_thunk.c): loads `record` into the `free_register`-th SysV integer argument
- * register (0 = rdi ... 5 = r9) and tail-jumps to `stub`, the shared upcall stub of the slot's shape.
- * `cell_view` must be TG_UPCALL_THUNK_SIZE-aligned. Returns 0 or EINVAL. */
-#define TG_UPCALL_THUNK_SIZE 32
-TG_API int tg_upcall_thunk_write(void *cell_writable, const void *cell_view, uint64_t record,
-                                 int free_register, const void *stub);
+/* Java-target thunk (tg_upcall_thunk.c): puts `id` in argument register `id_register` and tail-jumps
+ * to `stub`, the shared upcall stub of the slot's shape. `id_register` is TG_THUNK_INTEGER_REGISTER(k)
+ * for the k-th SysV integer argument register (0 = rdi ... 5 = r9; a 32-byte cell) or
+ * TG_THUNK_VECTOR_REGISTER(k) for xmm k (0..7; a 64-byte cell, the id as a double's bits).
+ * `cell_view` must be aligned to the cell's size. Returns 0 or EINVAL. */
+#define TG_THUNK_INTEGER_REGISTER(k) (k)
+#define TG_THUNK_VECTOR_REGISTER(k) (16 + (k))
+TG_API uint64_t tg_upcall_thunk_size(int id_register);   /* 32, 64, or 0 for no such register */
+TG_API int tg_upcall_thunk_write(void *cell_writable, const void *cell_view, uint64_t id, int id_register,
+                                 const void *stub);
 
 /* The refusal entry every thunk of every scalar shape ends in (tg_refuse.S): counts one refusal and
  * returns the refusal bits in both rax and xmm0. */

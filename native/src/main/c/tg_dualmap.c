@@ -55,3 +55,23 @@ fail:
     close(fd);
     return err;
 }
+
+int tg_dualmap_retire(tg_dualmap *map) {
+    if (map == NULL || map->writable == NULL || map->view == NULL || map->size == 0) {
+        return EINVAL;
+    }
+    /* The view's range stays reserved (PROT_NONE, no memory behind it): the kernel never hands those
+     * addresses out again, so a stale pointer into a retired thunk faults instead of reaching whatever
+     * a later mapping would put there. MAP_FIXED replaces the view in one step (no window in which the
+     * range is unmapped and could be taken by another thread's mmap). */
+    void *reserved = mmap(map->view, map->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (reserved == MAP_FAILED) {
+        return errno;
+    }
+    /* With both mappings gone and the descriptor closed at creation, the memfd and its pages are freed. */
+    if (munmap(map->writable, map->size) != 0) {
+        return errno;
+    }
+    map->writable = NULL;
+    return 0;
+}

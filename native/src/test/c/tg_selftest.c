@@ -8,6 +8,7 @@
 #include "tabguard_native.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -81,31 +82,51 @@ static void *thunk_for(const void *target, uint64_t refusal_bits) {
 }
 
 static tg_dualmap upcall_code;
-static int next_upcall_cell;
+static uint64_t upcall_used;
 
-static void *upcall_thunk_for(const void *stub, uint64_t record, int free_register) {
-    int cell = next_upcall_cell++;
-    void *view = (char *) upcall_code.view + cell * TG_UPCALL_THUNK_SIZE;
-    int rc = tg_upcall_thunk_write((char *) upcall_code.writable + cell * TG_UPCALL_THUNK_SIZE, view, record,
-                                   free_register, stub);
+static void *upcall_thunk_for(const void *stub, uint64_t record, int id_register) {
+    uint64_t size = tg_upcall_thunk_size(id_register);
+    CHECK(size == 32 || size == 64, "cell size %llu", (unsigned long long) size);
+    upcall_used = (upcall_used + size - 1) / size * size;
+    void *view = (char *) upcall_code.view + upcall_used;
+    int rc = tg_upcall_thunk_write((char *) upcall_code.writable + upcall_used, view, record, id_register, stub);
+    upcall_used += size;
     CHECK(rc == 0, "tg_upcall_thunk_write: %d", rc);
     CHECK(tg_barrier_publish_code() == 0, "publish code");
     return view;
 }
 
-/* Java-target thunks: the record lands in the first free integer register, every argument intact. */
+/* The xmm form: the id arrives as a double whose bits are the id. */
+static long rec_after_six(long a, long b, long c, long d, long e, long f, double rec) {
+    uint64_t bits;
+    memcpy(&bits, &rec, 8);
+    return (long) bits + a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f;
+}
+static double rec_after_six_and_floats(long a, long b, long c, long d, long e, long f, double x, float y, double rec) {
+    uint64_t bits;
+    memcpy(&bits, &rec, 8);
+    return (double) (bits % 1000) + (double) (a + b + c + d + e + f) + x * 3 + y * 5;
+}
+
+static jmp_buf retired_fault;
+static void on_retired_fault(int sig) { (void) sig; siglongjmp(retired_fault, 1); }
+
+/* Java-target thunks: the id lands in the first free register, every argument intact. */
 static void check_upcall_thunks(void) {
     long page = sysconf(_SC_PAGESIZE);
     CHECK(tg_dualmap_create((uint64_t) page, 1, &upcall_code) == 0, "upcall thunk mapping");
     const uint64_t record = UINT64_C(0x0000000700001234);   /* generation 7, index 0x1234 */
-    long (*t0)(void) = upcall_thunk_for((void *) rec_none, record, 0);
-    long (*t1)(long) = upcall_thunk_for((void *) rec_after_long, record, 1);
-    long (*t2)(double, long, int, float) = upcall_thunk_for((void *) rec_after_mixed, record, 2);
-    long (*t3)(void *, int, short) = upcall_thunk_for((void *) rec_in_rcx, record, 3);
-    long (*t4)(long, long, long, long) = upcall_thunk_for((void *) rec_in_r8, record, 4);
-    long (*t5)(long, long, long, long, long) = upcall_thunk_for((void *) rec_after_five, record, 5);
+    long (*t0)(void) = upcall_thunk_for((void *) rec_none, record, TG_THUNK_INTEGER_REGISTER(0));
+    long (*t1)(long) = upcall_thunk_for((void *) rec_after_long, record, TG_THUNK_INTEGER_REGISTER(1));
+    long (*t2)(double, long, int, float) = upcall_thunk_for((void *) rec_after_mixed, record, TG_THUNK_INTEGER_REGISTER(2));
+    long (*t3)(void *, int, short) = upcall_thunk_for((void *) rec_in_rcx, record, TG_THUNK_INTEGER_REGISTER(3));
+    long (*t4)(long, long, long, long) = upcall_thunk_for((void *) rec_in_r8, record, TG_THUNK_INTEGER_REGISTER(4));
+    long (*t5)(long, long, long, long, long) = upcall_thunk_for((void *) rec_after_five, record, TG_THUNK_INTEGER_REGISTER(5));
     double (*t_doubles)(double, double, double, double, double, double, double, double, long) =
-            upcall_thunk_for((void *) rec_after_doubles, record, 1);
+            upcall_thunk_for((void *) rec_after_doubles, record, TG_THUNK_INTEGER_REGISTER(1));
+    long (*t_six)(long, long, long, long, long, long) = upcall_thunk_for((void *) rec_after_six, record, TG_THUNK_VECTOR_REGISTER(0));
+    double (*t_six_floats)(long, long, long, long, long, long, double, float) =
+            upcall_thunk_for((void *) rec_after_six_and_floats, record, TG_THUNK_VECTOR_REGISTER(2));
     CHECK(t0() == (long) record, "record in rdi");
     CHECK(t1(5) == rec_after_long(5, (long) record), "record in rsi");
     CHECK(t2(1.5, 2, -3, 0.25f) == rec_after_mixed(1.5, 2, -3, 0.25f, (long) record), "record in rdx, xmm intact");
@@ -114,11 +135,39 @@ static void check_upcall_thunks(void) {
     CHECK(t5(1, 2, 3, 4, 5) == rec_after_five(1, 2, 3, 4, 5, (long) record), "record in r9");
     CHECK(t_doubles(1, 2, 3, 4, 5, 6, 7, 8.5, 100) == rec_after_doubles(1, 2, 3, 4, 5, 6, 7, 8.5, 100, (long) record),
           "eight doubles in xmm0-7, record in rsi");
+    double as_double;
+    memcpy(&as_double, &record, 8);
+    CHECK(t_six(1, 2, 3, 4, 5, 6) == rec_after_six(1, 2, 3, 4, 5, 6, as_double), "six integers, record in xmm0");
+    CHECK(t_six_floats(1, 2, 3, 4, 5, 6, 0.5, 0.25f) == rec_after_six_and_floats(1, 2, 3, 4, 5, 6, 0.5, 0.25f, as_double),
+          "six integers and two floats, record in xmm2");
+    CHECK(tg_upcall_thunk_size(6) == 0 && tg_upcall_thunk_size(TG_THUNK_VECTOR_REGISTER(8)) == 0 && tg_upcall_thunk_size(-1) == 0,
+          "no seventh integer or ninth vector register");
     CHECK(tg_upcall_thunk_write(upcall_code.writable, upcall_code.view, record, 6, (void *) rec_none) == EINVAL,
-          "a seventh integer register does not exist");
-    CHECK(tg_upcall_thunk_write(upcall_code.writable, (char *) upcall_code.view + 8, record, 0, (void *) rec_none) == EINVAL,
-          "a misaligned cell is refused");
+          "a seventh integer register is refused");
+    CHECK(tg_upcall_thunk_write(upcall_code.writable, (char *) upcall_code.view + 32, record, TG_THUNK_VECTOR_REGISTER(0),
+                                (void *) rec_none) == EINVAL, "a 64-byte cell off its alignment is refused");
     CHECK(tg_upcall_thunk_write(upcall_code.writable, upcall_code.view, record, 0, NULL) == EINVAL, "a NULL stub is refused");
+
+    /* retire: the memory goes, the addresses stay reserved and fault */
+    void *view = upcall_code.view;
+    CHECK(tg_dualmap_retire(&upcall_code) == 0 && upcall_code.writable == NULL, "retire");
+    struct sigaction fault = {0}, old_segv, old_bus;
+    fault.sa_handler = on_retired_fault;
+    sigaction(SIGSEGV, &fault, &old_segv);
+    sigaction(SIGBUS, &fault, &old_bus);
+    volatile int faulted = 0;
+    if (sigsetjmp(retired_fault, 1) == 0) {
+        (void) t1(5);
+    } else {
+        faulted = 1;
+    }
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    CHECK(faulted, "a call into a retired thunk did not fault");
+    void *again = mmap(NULL, (size_t) page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(again != view, "the retired range was handed out again");
+    munmap(again, (size_t) page);
+    CHECK(tg_dualmap_retire(&upcall_code) == EINVAL, "retiring twice is refused");
 }
 
 static void set_state(uint64_t state) {

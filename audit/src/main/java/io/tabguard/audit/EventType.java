@@ -27,7 +27,9 @@ public enum EventType {
     /** A signing key was rotated. */
     KEY_ROTATED("KeyRotated", "Key Rotated"),
     /** A callback threw an exception that was contained. */
-    CALLBACK_THREW("CallbackThrew", "Callback Threw");
+    CALLBACK_THREW("CallbackThrew", "Callback Threw"),
+    /** A closed or revoked table's thunks and slot records were given back ({@code Registry.release}). */
+    TABLE_RELEASED("TableReleased", "Table Released");
 
     private final String jfrSimpleName;
     private final String label;

@@ -442,6 +442,51 @@ public final class Registry implements AutoCloseable {
     }
 
     /**
+     * Gives back what a closed or revoked table holds besides its table memory: the entry thunks of its
+     * slots, the state cell of its native slots' thunks and its Java slots' records (their targets
+     * become unreachable), and forgets the table: it is no longer one of the registry's tables, nor
+     * is it re-signed by {@link #rotateKey()}; {@link #adopt(MemorySegment, long, Schema)} refuses its
+     * payload as foreign. Its table memory stays mapped, read-only and refusing until the registry
+     * closes, so its payload address is never another table's. Counts not yet audited are audited first;
+     * then one {@code TABLE_RELEASED} record.
+     *
+     * <p><b>The danger:</b> call this only when no native code will call through any of the table's
+     * function pointers again, that is once the consumer has let go (for LLVM: its {@code Destroy}
+     * callback has been called, or {@code LLVMDisposeExecutionEngine} has returned). A call through a
+     * released pointer is still refused while the memory page of its thunk serves other tables (it
+     * returns zero, not the slot's refusal value, and is not audited); once every thunk of that page has
+     * been released the page is given back to the kernel, its addresses stay reserved, and such a call
+     * <em>faults</em>: the process ends with SIGSEGV. It never reaches another table's target. Slots
+     * whose shape keeps an upcall stub of its own (see docs/internals.md) keep that stub until the
+     * registry closes. May be called from inside one of the table's own callbacks (its thunk is not on
+     * the return path). Idempotent.
+     *
+     * @param table a closed or revoked table of this registry
+     * @throws IllegalArgumentException if the table belongs to another registry
+     * @throws IllegalStateException if the table is still open, or the registry is closed
+     */
+    public void release(CallbackTable table) {
+        ensureOpen();
+        TableImpl t = own(table).built();
+        if (t.status() == TableStatus.OPEN) {
+            throw new IllegalStateException("close or revoke the table before releasing it");
+        }
+        stampingLock.readLock().lock();
+        try {
+            ensureOpen();
+            if (!bySerial.remove(t.serial(), t)) {
+                return;
+            }
+            byPayloadAddress.remove(t.payload().address(), t);
+            t.auditNativeRefusals();
+            t.flushCounts();
+            t.release();
+        } finally {
+            stampingLock.readLock().unlock();
+        }
+    }
+
+    /**
      * A new key epoch: a fresh key, every table re-signed under it, the old key destroyed. Dispatch goes
      * on meanwhile without false refusals; bytes stamped under the old key are refused from now on.
      */
@@ -484,7 +529,7 @@ public final class Registry implements AutoCloseable {
         }
         tracker.awaitAllQuiescent();
         for (TableImpl t : bySerial.values()) {
-            t.gate().releaseSharedEntries();
+            t.gate().releaseSharedEntries(null);
         }
         auditNativeRefusals();
         java.util.concurrent.locks.LockSupport.unpark(countsFlusher);
@@ -595,7 +640,10 @@ public final class Registry implements AutoCloseable {
         }
         long[] expected = new long[slots.size()];
         long[] sharedIds = new long[slots.size()];
-        int sharedCount = 0;
+        java.util.Arrays.fill(sharedIds, -1L);
+        boolean anyShared = false;
+        long[] nativeThunks = new long[slots.size()];
+        int nativeCount = 0;
         // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
         NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
                 ? EntryThunks.newEntry() : null;
@@ -604,8 +652,11 @@ public final class Registry implements AutoCloseable {
             TableBuilder.Binding b = bindings.get(s.name());
             long pointer = switch (b) {
                 case null -> 0L;
-                case TableBuilder.Binding.Native n ->
-                        EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
+                case TableBuilder.Binding.Native n -> {
+                    long thunk = EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
+                    nativeThunks[nativeCount++] = thunk;
+                    yield thunk;
+                }
                 case TableBuilder.Binding.Java j -> {
                     Trampolines.ContextCheck check = switch (s.contextBinding()) {
                         case NONE -> Trampolines.ContextCheck.NONE;
@@ -618,7 +669,8 @@ public final class Registry implements AutoCloseable {
                     SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
                             refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
                     if (shared != null) {
-                        sharedIds[sharedCount++] = shared.recordId();
+                        sharedIds[i] = shared.recordId();
+                        anyShared = true;
                         yield shared.address();
                     }
                     MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
@@ -629,14 +681,14 @@ public final class Registry implements AutoCloseable {
             expected[i] = pointer;
             payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
         }
-        if (entry != null || sharedCount > 0) {
+        if (entry != null || anyShared) {
             EntryThunks.publish();
         }
         if (entry != null) {
-            gate.attachNativeEntry(entry);
+            gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
         }
-        if (sharedCount > 0) {
-            gate.attachSharedEntries(java.util.Arrays.copyOf(sharedIds, sharedCount));
+        if (anyShared) {
+            gate.attachSharedEntries(sharedIds);
         }
 
         stampingLock.readLock().lock();

@@ -31,6 +31,7 @@ public final class JfrEvents {
                 case TABLE_CLOSED -> new TableClosed();
                 case KEY_ROTATED -> new KeyRotated();
                 case CALLBACK_THREW -> new CallbackThrew();
+                case TABLE_RELEASED -> new TableReleased();
             };
             if (ev.shouldCommit()) {
                 ev.serial = e.tableSerial();
@@ -108,5 +109,9 @@ public final class JfrEvents {
 
     @Name("tabguard.CallbackThrew") @Label("Callback Threw") @Category({"Tabguard"})
     static final class CallbackThrew extends Base {
+    }
+
+    @Name("tabguard.TableReleased") @Label("Table Released") @Category({"Tabguard"})
+    static final class TableReleased extends Base {
     }
 }

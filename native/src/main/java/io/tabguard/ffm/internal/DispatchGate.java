@@ -90,29 +90,62 @@ public final class DispatchGate {
      * is also written there (see {@link NativeEntry} for what that guarantees to C callers). Set once,
      * before {@link #seal}.
      */
-    public void attachNativeEntry(NativeEntry entry) {
+    public void attachNativeEntry(NativeEntry entry, long[] thunks) {
         this.nativeEntry = entry;
+        this.nativeThunks = thunks.clone();
+    }
+
+    private volatile long[] nativeThunks;
+
+    /**
+     * Gives back the thunks, state cell and slot records of a table that has left OPEN and whose consumer
+     * has let go (see {@code Registry.release}). Idempotent.
+     *
+     * @param slotPointers what each slot of the table holds (its thunk, for a Java slot with a shared entry)
+     * @throws IllegalStateException if the table is still OPEN
+     */
+    public synchronized void release(long[] slotPointers) {
+        if (state == TableState.OPEN) {
+            throw new IllegalStateException("an open table cannot be released");
+        }
+        releaseSharedEntries(slotPointers);
+        long[] thunks = nativeThunks;
+        nativeThunks = null;
+        if (thunks != null) {
+            EntryThunks.release(nativeEntry, thunks);
+        }
     }
 
     /**
-     * Gives the gate the record ids of its Java slots' shared-stub entries ({@link SharedUpcalls}), to
-     * release with {@link #releaseSharedEntries}. Set once, before {@link #seal}.
+     * Gives the gate the record ids of its Java slots' shared-stub entries ({@link SharedUpcalls}), by
+     * slot, -1 for a slot without one; released with {@link #releaseSharedEntries}. Set once, before {@link #seal}.
      */
-    public void attachSharedEntries(long[] recordIds) {
-        this.sharedEntryIds = recordIds.clone();
+    public void attachSharedEntries(long[] recordIdsBySlot) {
+        this.sharedEntryIds = recordIdsBySlot.clone();
     }
 
     /**
      * Releases the table's Java-slot entries: a call through one of them is refused from now on without
      * reaching this gate (its record id no longer resolves), and the ids are free for other slots under a
-     * new generation. Only once the table has left OPEN and no target runs (registry close). Idempotent.
+     * new generation. Only once the table has left OPEN and no target runs. Idempotent.
+     *
+     * @param thunksBySlot the slots' thunk addresses, to free them too (see {@link EntryThunks#release}); or
+     *                     null to keep the thunks (a registry close: a late call is then refused, never a fault)
      */
-    public void releaseSharedEntries() {
+    public void releaseSharedEntries(long[] thunksBySlot) {
         long[] ids = sharedEntryIds;
         sharedEntryIds = null;
-        if (ids != null) {
-            for (long id : ids) {
-                SharedUpcalls.release(id);
+        if (ids == null) {
+            return;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] == -1) {
+                continue;
+            }
+            if (thunksBySlot != null) {
+                SharedUpcalls.releaseAndFree(ids[i], thunksBySlot[i]);
+            } else {
+                SharedUpcalls.release(ids[i]);
             }
         }
     }

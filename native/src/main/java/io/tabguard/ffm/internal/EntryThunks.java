@@ -4,28 +4,24 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The process's native entry thunks (128 bytes each) and table state cells (32 bytes each), packed into
- * pages of two memfd double mappings: each is written once through a writable alias whose address
- * stays here, and read (thunks: executed) through a view that can never become writable. Nothing is
- * ever unmapped or reused: a thunk whose table is gone refuses for the life of the process, so a stale
- * pointer never reaches another table's target (the price: 128 B per native slot, 32 B per Java slot
- * and 40 B per table with native slots, never given back — release is a later step of issue 16).
+ * The process's entry thunks and table state cells, in regions of memfd double mappings
+ * ({@link CellRegions}): each cell is written once through a writable alias whose address stays here,
+ * and read (thunks: executed) through a view that can never become writable. Cells are never reused:
+ * {@link #release} frees a released table's cells, whose region retires (memory returned, addresses
+ * reserved and inaccessible) once all its cells are freed, so a stale pointer never reaches another
+ * table's target. Sizes: 128 B per native-slot thunk, 32 B per Java-slot thunk (64 B when the slot's
+ * id travels in a vector register), 32 B state cell per table with native slots.
  *
- * <p>Thread-safe (allocation is synchronized; it runs at build time, never on a call path).
+ * <p>Thread-safe (allocation is synchronized; it runs at build and release time, never on a call path).
  */
 public final class EntryThunks {
     static final long THUNK_SIZE = 128;
-    private static final long THUNK_REGION = 512 * 1024;        // 4,096 thunks per mapping
-    private static final long STATE_REGION = 64 * 1024;         // 2,048 state cells per mapping
     private static final long COUNTER_CHUNK = 512 * Long.BYTES;
 
-    private static TabguardLibrary.DualMapping thunks;
-    private static long thunksUsed;
-    private static final long UPCALL_THUNK_REGION = 2 * 1024 * 1024;   // 65,536 Java-target thunks per mapping
-    private static TabguardLibrary.DualMapping upcallThunks;
-    private static long upcallThunksUsed;
-    private static TabguardLibrary.DualMapping states;
-    private static long statesUsed;
+    private static final CellRegions NATIVE_THUNKS = new CellRegions(THUNK_SIZE, 512 * 1024, true);
+    private static final CellRegions UPCALL_THUNKS = new CellRegions(32, 512 * 1024, true);
+    private static final CellRegions WIDE_UPCALL_THUNKS = new CellRegions(64, 512 * 1024, true);
+    private static final CellRegions STATE_CELLS = new CellRegions(NativeEntry.STATE_CELL_SIZE, 64 * 1024, false);
     private static MemorySegment counters;
     private static long countersUsed;
 
@@ -34,20 +30,15 @@ public final class EntryThunks {
     /** A fresh state cell and refusal counter for one table; its word refuses until the gate is sealed. */
     public static synchronized NativeEntry newEntry() {
         TabguardLibrary lib = TabguardLibrary.get();
-        if (states == null || statesUsed + NativeEntry.STATE_CELL_SIZE > states.size()) {
-            states = lib.dualMapping(STATE_REGION, false);
-            statesUsed = 0;
-        }
         if (counters == null || countersUsed + Long.BYTES > COUNTER_CHUNK) {
             counters = Arena.global().allocate(COUNTER_CHUNK, 64);
             countersUsed = 0;
         }
-        long offset = statesUsed;
-        statesUsed += NativeEntry.STATE_CELL_SIZE;
+        CellRegions.Cell cell = STATE_CELLS.allocate();
         MemorySegment counter = counters.asSlice(countersUsed, Long.BYTES);
         countersUsed += Long.BYTES;
-        return new NativeEntry(NativeAccess.view(states.writable() + offset, NativeEntry.STATE_CELL_SIZE),
-                states.view() + offset, counter, lib.refusalEntry());
+        return new NativeEntry(NativeAccess.view(cell.writable(), NativeEntry.STATE_CELL_SIZE),
+                cell.view(), counter, lib.refusalEntry());
     }
 
     /**
@@ -58,35 +49,45 @@ public final class EntryThunks {
      * @param target the function's address, which the caller resolved from an allow-listed library
      * @return the thunk's address in the read+execute view
      */
-    public static synchronized long mint(NativeEntry entry, long target, long refusalBits) {
-        TabguardLibrary lib = TabguardLibrary.get();
-        if (thunks == null || thunksUsed + THUNK_SIZE > thunks.size()) {
-            thunks = lib.dualMapping(THUNK_REGION, true);
-            thunksUsed = 0;
-        }
-        long offset = thunksUsed;
-        lib.writeThunk(thunks.writable() + offset, thunks.view() + offset, entry.stateCellView(), target, refusalBits);
-        thunksUsed += THUNK_SIZE;
-        return thunks.view() + offset;
+    public static long mint(NativeEntry entry, long target, long refusalBits) {
+        CellRegions.Cell cell = NATIVE_THUNKS.allocate();
+        TabguardLibrary.get().writeThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits);
+        return cell.view();
     }
 
     /**
-     * A Java-target thunk (32 bytes, see {@link SharedUpcalls}): loads {@code recordId} into integer argument
-     * register {@code freeRegister} and jumps to {@code stub}. Call {@link #publish()} before handing it out.
+     * A Java-target thunk (see {@link SharedUpcalls}): puts {@code recordId} in argument register
+     * {@code idRegister} and jumps to {@code stub}. Call {@link #publish()} before handing it out.
      *
      * @return the thunk's address in the read+execute view
      */
-    static synchronized long mintUpcall(long recordId, int freeRegister, long stub) {
-        TabguardLibrary lib = TabguardLibrary.get();
-        long size = TabguardLibrary.UPCALL_THUNK_SIZE;
-        if (upcallThunks == null || upcallThunksUsed + size > upcallThunks.size()) {
-            upcallThunks = lib.dualMapping(UPCALL_THUNK_REGION, true);
-            upcallThunksUsed = 0;
+    static long mintUpcall(long recordId, int idRegister, long stub) {
+        CellRegions.Cell cell = (idRegister >= SharedUpcalls.VECTOR_REGISTER ? WIDE_UPCALL_THUNKS : UPCALL_THUNKS).allocate();
+        TabguardLibrary.get().writeUpcallThunk(cell.writable(), cell.view(), recordId, idRegister, stub);
+        return cell.view();
+    }
+
+    /** Frees a Java-target thunk minted with {@code idRegister}; its table was released. */
+    static void freeUpcall(long thunk, int idRegister) {
+        (idRegister >= SharedUpcalls.VECTOR_REGISTER ? WIDE_UPCALL_THUNKS : UPCALL_THUNKS).free(thunk);
+    }
+
+    /**
+     * Frees a released table's native-slot thunks and its state cell. The state word must already
+     * refuse (the table left OPEN): until their region retires, a stale call through one of the thunks is
+     * refused (and counted where nobody reads it); after, it faults.
+     */
+    public static void release(NativeEntry entry, long[] thunks) {
+        for (long t : thunks) {
+            NATIVE_THUNKS.free(t);
         }
-        long offset = upcallThunksUsed;
-        lib.writeUpcallThunk(upcallThunks.writable() + offset, upcallThunks.view() + offset, recordId, freeRegister, stub);
-        upcallThunksUsed += size;
-        return upcallThunks.view() + offset;
+        STATE_CELLS.free(entry.stateCellView());
+    }
+
+    /** Regions (of all kinds) mapped now, for footprint tests. */
+    public static int liveRegions() {
+        return NATIVE_THUNKS.liveRegions() + UPCALL_THUNKS.liveRegions() + WIDE_UPCALL_THUNKS.liveRegions()
+                + STATE_CELLS.liveRegions();
     }
 
     /** Makes thunks written so far safe to execute on every thread (membarrier SYNC_CORE). */

@@ -17,29 +17,30 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Java slots without an upcall stub of their own: every Java slot of one shape (its C descriptor and
  * how it is checked) shares one FFM upcall stub, minted once for the life of the process, whose
- * descriptor is the slot's plus a trailing {@code long}. Each slot gets a 32-byte entry thunk
- * ({@code tg_upcall_thunk.c}) that loads the slot's {@link SlotRecords record id} into the register
- * that trailing argument arrives in and jumps to the stub; the stub's Java side resolves the id and
+ * descriptor is the slot's plus a trailing {@code long} (or {@code double}, see {@link #idRegister}).
+ * Each slot gets a 32-byte (or 64-byte) entry thunk ({@code tg_upcall_thunk.c}) that puts the slot's
+ * {@link SlotRecords record id} in the register that trailing argument arrives in and jumps to the stub; the stub's Java side resolves the id and
  * runs the shape's {@link Trampolines trampoline template} with the slot's gate, target and refusal.
  * A slot therefore costs a thunk cell and a record instead of ~6 KB of code cache, and the code that
  * runs is the same, hot, for every slot of a shape.
  *
- * <p>Only shapes whose every argument travels in a register, with an integer register left for the
- * id, are carried ({@link #freeRegister}); the others (struct by value, more than five integer or
- * eight floating-point arguments) keep a stub of their own ({@link Trampolines#mint}).
+ * <p>Only shapes whose every argument travels in a register, with a register left for the id, are
+ * carried ({@link #idRegister}); the others (struct by value; six or more integer-class arguments
+ * together with eight floating-point ones; more than eight floating-point ones) keep a stub of their
+ * own ({@link Trampolines#mint}).
  *
  * <p>A call whose id is stale (its slot was released) or names another shape resolves to the shape's
  * refusing record: it is refused with {@link Violation#CLOSED} and the shape's zero value, and counted
  * in {@link #staleCalls}. Thread-safe.
  */
 public final class SharedUpcalls {
-    private static final long STUB_CELL = TabguardLibrary.UPCALL_THUNK_SIZE;
     private static final MethodHandle RESOLVE;
     private static final MethodHandle GATE;
     private static final MethodHandle SLOT;
     private static final MethodHandle TARGET;
     private static final MethodHandle HANDLER;
     private static final MethodHandle REFUSAL;
+    private static final MethodHandle DOUBLE_BITS;
 
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
@@ -52,6 +53,7 @@ public final class SharedUpcalls {
             TARGET = l.findVirtual(r, "target", MethodType.methodType(MethodHandle.class));
             HANDLER = l.findVirtual(r, "handler", MethodType.methodType(MethodHandle.class));
             REFUSAL = l.findVirtual(r, "refusal", MethodType.methodType(Object.class));
+            DOUBLE_BITS = l.findStatic(Double.class, "doubleToRawLongBits", MethodType.methodType(long.class, double.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -60,16 +62,17 @@ public final class SharedUpcalls {
     /** A shape and its one stub. */
     private static final class SharedShape {
         final long stub;
-        final int freeRegister;
+        final int idRegister;
 
-        SharedShape(FunctionDescriptor descriptor, Trampolines.Shape shape, int freeRegister) {
-            this.freeRegister = freeRegister;
+        SharedShape(FunctionDescriptor descriptor, Trampolines.Shape shape, int idRegister) {
+            this.idRegister = idRegister;
             MethodType type = shape.type();
             Object zero = zeroOf(type.returnType());
             SlotRecords.SlotRecord stale = new SlotRecords.SlotRecord(this, STALE_GATE, -1,
                     MethodHandles.empty(type), Trampolines.constantRefusalHandler(type, zero), zero, -1);
-            MethodHandle dispatcher = dispatcher(Trampolines.template(shape), type, this, stale);
-            FunctionDescriptor withId = descriptor.appendArgumentLayouts(ValueLayout.JAVA_LONG);
+            boolean vector = idRegister >= VECTOR_REGISTER;
+            MethodHandle dispatcher = dispatcher(Trampolines.template(shape), type, this, stale, vector);
+            FunctionDescriptor withId = descriptor.appendArgumentLayouts(vector ? ValueLayout.JAVA_DOUBLE : ValueLayout.JAVA_LONG);
             this.stub = NativeAccess.upcallStub(dispatcher, withId, Arena.global()).address();
         }
     }
@@ -84,13 +87,18 @@ public final class SharedUpcalls {
 
     private SharedUpcalls() {}
 
+    /** {@code TG_THUNK_VECTOR_REGISTER(0)}: id registers at and above it are xmm registers. */
+    static final int VECTOR_REGISTER = 16;
+
     /**
-     * The SysV integer argument register (0 = rdi ... 5 = r9) a trailing {@code long} argument of
-     * {@code descriptor} would arrive in, or -1 if the shape cannot be carried: a struct (or any
-     * non-scalar) argument or return, more than five integer-class or more than eight floating-point
-     * arguments (those would be passed on the stack, which a jump cannot extend).
+     * Where a slot of {@code descriptor}'s thunk puts its id: the SysV integer argument register a
+     * trailing {@code long} would arrive in (0 = rdi ... 5 = r9) when the slot has at most five
+     * integer-class arguments, else {@link #VECTOR_REGISTER} + the xmm register a trailing {@code double}
+     * would arrive in when it has at most seven floating-point ones; -1 if the shape cannot be carried
+     * (a struct or other non-scalar argument or return, or both register files full: the id would go on
+     * the stack, which a jump cannot extend).
      */
-    public static int freeRegister(FunctionDescriptor descriptor) {
+    public static int idRegister(FunctionDescriptor descriptor) {
         if (descriptor.returnLayout().isPresent() && !(descriptor.returnLayout().get() instanceof ValueLayout)) {
             return -1;
         }
@@ -106,28 +114,34 @@ public final class SharedUpcalls {
                 integers++;
             }
         }
-        return integers <= 5 && floats <= 8 ? integers : -1;
+        if (floats > 8) {
+            return -1;
+        }
+        if (integers <= 5) {
+            return integers;
+        }
+        return floats <= 7 ? VECTOR_REGISTER + floats : -1;
     }
 
     /**
      * The entry of Java slot {@code slot} of {@code gate}'s table, or null when its shape is not carried
-     * (see {@link #freeRegister}; the caller mints a stub of its own). Arguments as for
+     * (see {@link #idRegister}; the caller mints a stub of its own). Arguments as for
      * {@link Trampolines#guarded}. Call {@link EntryThunks#publish()} before handing the address out.
      */
     public static Entry entry(DispatchGate gate, int slot, FunctionDescriptor descriptor, MethodHandle target,
                               Object refusal, MethodHandle refusalHandler, int contextArgument,
                               Trampolines.ContextCheck contextCheck, long contextOffset) {
-        int free = freeRegister(descriptor);
-        if (free < 0) {
+        int idRegister = idRegister(descriptor);
+        if (idRegister < 0) {
             return null;
         }
         Trampolines.Bound b = Trampolines.bind(descriptor, target, refusal, refusalHandler, contextArgument,
                 contextCheck, contextOffset);
         SharedShape shared = SHAPES.computeIfAbsent(new Key(descriptor, b.shape()),
-                k -> new SharedShape(k.descriptor(), k.shape(), free));
+                k -> new SharedShape(k.descriptor(), k.shape(), idRegister));
         long id = SlotRecords.register(new SlotRecords.Parts(shared, gate, slot, b.target(), b.handler(), refusal));
         try {
-            return new Entry(EntryThunks.mintUpcall(id, shared.freeRegister, shared.stub), id);
+            return new Entry(EntryThunks.mintUpcall(id, shared.idRegister, shared.stub), id);
         } catch (RuntimeException | Error e) {
             SlotRecords.release(id);
             throw e;
@@ -137,6 +151,18 @@ public final class SharedUpcalls {
     /** Refuses every later call through the entry registered under {@code recordId}; idempotent. */
     public static void release(long recordId) {
         SlotRecords.release(recordId);
+    }
+
+    /**
+     * {@link #release(long)}, and frees the entry's thunk at {@code thunk}: once its region retires, a
+     * call through it faults instead of being refused.
+     */
+    public static void releaseAndFree(long recordId, long thunk) {
+        Object shape = SlotRecords.shapeOf(recordId);
+        SlotRecords.release(recordId);
+        if (shape instanceof SharedShape s) {
+            EntryThunks.freeUpcall(thunk, s.idRegister);
+        }
     }
 
     /** Calls that arrived with a stale or foreign record id, since the process started. */
@@ -159,7 +185,7 @@ public final class SharedUpcalls {
      * slot, target, handler and refusal.
      */
     private static MethodHandle dispatcher(MethodHandle template, MethodType type, SharedShape shape,
-                                           SlotRecords.SlotRecord stale) {
+                                           SlotRecords.SlotRecord stale, boolean idAsDouble) {
         boolean isVoid = type.returnType() == void.class;
         int lead = isVoid ? 4 : 5;
         int n = type.parameterCount();
@@ -181,7 +207,8 @@ public final class SharedUpcalls {
         for (int i = 0; i < n; i++) {
             idLast[1 + i] = i;
         }
-        return MethodHandles.permuteArguments(byId, type.appendParameterTypes(long.class), idLast);
+        MethodHandle idLastByLong = MethodHandles.permuteArguments(byId, type.appendParameterTypes(long.class), idLast);
+        return idAsDouble ? MethodHandles.filterArguments(idLastByLong, n, DOUBLE_BITS) : idLastByLong;
     }
 
     private static Object zeroOf(Class<?> type) {

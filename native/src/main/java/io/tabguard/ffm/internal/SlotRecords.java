@@ -117,6 +117,18 @@ final class SlotRecords {
         freeIndices[freeCount++] = index;
     }
 
+    /** The shape of the live record registered under {@code id}, or null. */
+    static synchronized Object shapeOf(long id) {
+        int index = (int) id;
+        int chunk = index >>> CHUNK_BITS;
+        SlotRecord[][] c = chunks;
+        if (index < 0 || chunk >= c.length || c[chunk] == null) {
+            return null;
+        }
+        SlotRecord r = c[chunk][index & (CHUNK - 1)];
+        return r != null && r.generation() == (int) (id >>> 32) ? r.shape() : null;
+    }
+
     /** Live records (for tests and footprint measurements). */
     static synchronized int live() {
         return nextFresh - freeCount;

@@ -30,8 +30,6 @@ import java.util.Set;
  * <p>Refuses (with {@link UnsupportedOperationException}) any platform but Linux x86-64. Thread-safe.
  */
 public final class TabguardLibrary {
-    /** {@code TG_UPCALL_THUNK_SIZE} of tabguard_native.h: one Java-target thunk cell. */
-    static final long UPCALL_THUNK_SIZE = 32;
     static final String RESOURCE = "/io/tabguard/ffm/native/linux-x86_64/libtabguard.so";
 
     /** {@code tg_dualmap}: one memfd mapped writable (registry only) and read(-execute) (handed out). */
@@ -46,6 +44,7 @@ public final class TabguardLibrary {
     private final MethodHandle dualmapCreate;
     private final MethodHandle thunkWrite;
     private final MethodHandle upcallThunkWrite;
+    private final MethodHandle dualmapRetire;
     private final MethodHandle publishState;
     private final MethodHandle publishCode;
     private final long refusalEntry;
@@ -76,6 +75,7 @@ public final class TabguardLibrary {
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         upcallThunkWrite = bind(lookup, "tg_upcall_thunk_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        dualmapRetire = bind(lookup, "tg_dualmap_retire", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
         publishState = bind(lookup, "tg_barrier_publish_state", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         publishCode = bind(lookup, "tg_barrier_publish_code", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         refusalEntry = ((MemorySegment) bind(lookup, "tg_refusal_entry", FunctionDescriptor.of(ValueLayout.ADDRESS)).invokeExact()).address();
@@ -214,13 +214,36 @@ public final class TabguardLibrary {
     }
 
     /**
-     * {@code tg_upcall_thunk_write}: one Java-target thunk at {@code cellWritable}, to run at {@code cellView},
-     * loading {@code recordId} into integer argument register {@code freeRegister} before jumping to {@code stub}.
+     * {@code tg_dualmap_retire}: unmaps the writable alias and replaces the view by an inaccessible
+     * reservation, so its addresses fault and are never handed out again.
      */
-    public void writeUpcallThunk(long cellWritable, long cellView, long recordId, int freeRegister, long stub) {
+    public void retire(DualMapping mapping) {
+        int rc;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment map = a.allocate(DUALMAP);
+            map.set(ValueLayout.JAVA_LONG, 0, mapping.writable());
+            map.set(ValueLayout.JAVA_LONG, 8, mapping.view());
+            map.set(ValueLayout.JAVA_LONG, 16, mapping.size());
+            rc = (int) dualmapRetire.invokeExact(map);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (rc != 0) {
+            throw new IllegalStateException("tg_dualmap_retire failed: errno " + rc);
+        }
+    }
+
+    /**
+     * {@code tg_upcall_thunk_write}: one Java-target thunk at {@code cellWritable}, to run at {@code cellView},
+     * putting {@code recordId} in argument register {@code idRegister} ({@code TG_THUNK_*_REGISTER}) before
+     * jumping to {@code stub}.
+     */
+    public void writeUpcallThunk(long cellWritable, long cellView, long recordId, int idRegister, long stub) {
         int rc;
         try {
-            rc = (int) upcallThunkWrite.invokeExact(cellWritable, cellView, recordId, freeRegister, stub);
+            rc = (int) upcallThunkWrite.invokeExact(cellWritable, cellView, recordId, idRegister, stub);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

@@ -181,6 +181,12 @@ public final class TableImpl implements CallbackTable, GateOwner {
         }
     }
 
+    /** Gives back the table's thunks, state cell and slot records (see {@code Registry.release}); audited. */
+    public void release() {
+        gate.release(expectedSlots);
+        audit(EventType.TABLE_RELEASED, null, -1, null);
+    }
+
     /** Revocation, called by the registry. */
     public void revoke() {
         if (gate.retire(TableState.REVOKED)) {

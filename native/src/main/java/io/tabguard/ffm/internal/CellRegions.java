@@ -1,0 +1,97 @@
+package io.tabguard.ffm.internal;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Fixed-size cells (thunks or state cells) packed into regions of one memfd double mapping each
+ * ({@code tg_dualmap}): written through the region's writable alias, handed out at its view. A cell is
+ * never reused: freeing one only counts it, and a region whose every cell has been allocated and freed
+ * is retired ({@code tg_dualmap_retire}): its memory goes back to the kernel and its view's addresses
+ * stay reserved and inaccessible. A stale pointer into a freed cell therefore reaches what the cell
+ * held when it was freed (which refuses) until its region retires, and faults after that; it never
+ * reaches another table's cell.
+ *
+ * <p>Thread-safe (synchronized; used at build and release time, never on a call path).
+ */
+final class CellRegions {
+    /** A cell: where to write it, and where it runs or is read. */
+    record Cell(long writable, long view) {}
+
+    private static final class Region {
+        final TabguardLibrary.DualMapping mapping;
+        long used;
+        long live;
+
+        Region(TabguardLibrary.DualMapping mapping) {
+            this.mapping = mapping;
+        }
+    }
+
+    private final long cellSize;
+    private final long regionSize;
+    private final boolean executable;
+    private final TreeMap<Long, Region> byView = new TreeMap<>();
+    private Region current;
+    private long retiredRegions;
+
+    /**
+     * @param cellSize   bytes per cell, a power of two; cells are aligned to it
+     * @param regionSize bytes per region, a multiple of the page size and of {@code cellSize}
+     * @param executable whether the view is read+execute (thunks) or read-only (state cells)
+     */
+    CellRegions(long cellSize, long regionSize, boolean executable) {
+        if (Long.bitCount(cellSize) != 1 || regionSize % cellSize != 0) {
+            throw new IllegalArgumentException("cells of " + cellSize + " in regions of " + regionSize);
+        }
+        this.cellSize = cellSize;
+        this.regionSize = regionSize;
+        this.executable = executable;
+    }
+
+    synchronized Cell allocate() {
+        if (current == null || current.used + cellSize > regionSize) {
+            Region full = current;
+            current = new Region(TabguardLibrary.get().dualMapping(regionSize, executable));
+            byView.put(current.mapping.view(), current);
+            if (full != null && full.live == 0) {
+                retire(full);
+            }
+        }
+        long offset = current.used;
+        current.used += cellSize;
+        current.live++;
+        return new Cell(current.mapping.writable() + offset, current.mapping.view() + offset);
+    }
+
+    /** Frees the cell at {@code view}; its region retires once every cell of it is allocated and freed. */
+    synchronized void free(long view) {
+        Map.Entry<Long, Region> e = byView.floorEntry(view);
+        if (e == null || view >= e.getKey() + regionSize || (view - e.getKey()) % cellSize != 0) {
+            throw new IllegalArgumentException("no cell at 0x" + Long.toHexString(view));
+        }
+        Region r = e.getValue();
+        if (r.live <= 0) {
+            throw new IllegalStateException("cell at 0x" + Long.toHexString(view) + " freed twice");
+        }
+        r.live--;
+        if (r.live == 0 && r != current) {
+            retire(r);
+        }
+    }
+
+    private void retire(Region r) {
+        byView.remove(r.mapping.view());
+        TabguardLibrary.get().retire(r.mapping);
+        retiredRegions++;
+    }
+
+    /** Regions mapped now (each {@code regionSize} bytes of memory), for footprint tests. */
+    synchronized int liveRegions() {
+        return byView.size();
+    }
+
+    synchronized long retiredRegions() {
+        return retiredRegions;
+    }
+}
