@@ -59,6 +59,16 @@ TG_API uint64_t tg_upcall_thunk_size(int id_register);   /* 32, 64, or 0 for no 
 TG_API int tg_upcall_thunk_write(void *cell_writable, const void *cell_view, uint64_t id, int id_register,
                                  const void *stub);
 
+/* Stack headroom (tg_stack_guard.c, tg_stack_slow.S): a Java-slot thunk jumps to its shape's guard
+ * entry, which refuses (returning 0, counted) a call made with TG_STACK_HEADROOM bytes of stack or
+ * fewer left above the thread's lowest stack address, and otherwise jumps to the shape's upcall stub. */
+#define TG_STACK_HEADROOM (160 * 1024)
+#define TG_GUARD_ENTRY_SIZE 64
+TG_API int tg_guard_entry_write(void *cell_writable, const void *cell_view, const void *stub);
+TG_API long tg_stack_floor_tls_offset(void);
+TG_API uint64_t tg_stack_floor(void);            /* this thread's floor; UINT64_MAX until its first guarded call */
+TG_API uint64_t tg_stack_refusals_drain(void);   /* calls refused for low stack since the last drain */
+
 /* The refusal entry every thunk of every scalar shape ends in (tg_refuse.S): counts one refusal and
  * returns the refusal bits in both rax and xmm0. */
 void tg_refuse(void);

@@ -108,6 +108,85 @@ static double rec_after_six_and_floats(long a, long b, long c, long d, long e, l
     return (double) (bits % 1000) + (double) (a + b + c + d + e + f) + x * 3 + y * 5;
 }
 
+/* Guard entries: the stack check in front of a shared stub. */
+static tg_dualmap guard_code;
+static long eight_and_six(long a, long b, long c, long d, long e, long f, double x0, double x1, double x2, double x3,
+                          double x4, double x5, double x6, double x7) {
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f
+            + (long) (x0 + 2 * x1 + 3 * x2 + 4 * x3 + 5 * x4 + 6 * x5 + 7 * x6 + 8 * x7);
+}
+typedef long (*eight_and_six_fn)(long, long, long, long, long, long, double, double, double, double, double, double,
+                                 double, double);
+static eight_and_six_fn guarded_fn;
+static long guarded_result_first, guarded_result_deep;
+static uint64_t guarded_floor_before, guarded_floor_after;
+static char *deepest_frame;
+
+/* Recurses until less than `leave` bytes of the thread's stack are left, then calls through the guard. */
+static __attribute__((noinline)) long recurse_then_call(int depth, size_t leave, char *low) {
+    volatile char pad[1024];
+    pad[0] = (char) depth;
+    if ((size_t) ((char *) pad - low) > leave) {
+        long r = recurse_then_call(depth + 1, leave, low);
+        __asm__ volatile("" : : "r"(pad) : "memory");   /* keeps this frame alive: no tail call */
+        return r;
+    }
+    deepest_frame = (char *) pad;
+    return guarded_fn(1, 2, 3, 4, 5, 6, .5, 1, 2, 3, 4, 5, 6, 7.25);
+}
+
+static void *guarded_thread(void *arg) {
+    size_t leave = (size_t) (uintptr_t) arg;
+    guarded_floor_before = tg_stack_floor();
+    guarded_result_first = guarded_fn(1, 2, 3, 4, 5, 6, .5, 1, 2, 3, 4, 5, 6, 7.25);   /* initialises: registers kept */
+    guarded_floor_after = tg_stack_floor();
+    pthread_attr_t attr;
+    void *low = NULL;
+    size_t size = 0;
+    pthread_getattr_np(pthread_self(), &attr);
+    pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    guarded_result_deep = recurse_then_call(0, leave, low);
+    return NULL;
+}
+
+static void run_guarded_thread(size_t leave) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    pthread_t t;
+    CHECK(pthread_create(&t, &attr, guarded_thread, (void *) (uintptr_t) leave) == 0, "guarded thread");
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+static void check_guard_entries(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(tg_dualmap_create((uint64_t) page, 1, &guard_code) == 0, "guard mapping");
+    CHECK(tg_guard_entry_write(guard_code.writable, guard_code.view, (void *) eight_and_six) == 0, "guard entry");
+    CHECK(tg_guard_entry_write(guard_code.writable, (char *) guard_code.view + 32, (void *) eight_and_six) == EINVAL,
+          "a misaligned guard entry is refused");
+    CHECK(tg_barrier_publish_code() == 0, "publish code");
+    guarded_fn = (eight_and_six_fn) guard_code.view;
+    long expected = eight_and_six(1, 2, 3, 4, 5, 6, .5, 1, 2, 3, 4, 5, 6, 7.25);
+    tg_stack_refusals_drain();
+
+    /* plenty of stack left: reaches the target, first call (the slow path) and deep call alike */
+    run_guarded_thread(TG_STACK_HEADROOM + 64 * 1024);
+    CHECK(guarded_floor_before == UINT64_MAX, "a new thread's floor is unknown: %llx", (unsigned long long) guarded_floor_before);
+    CHECK(guarded_floor_after != UINT64_MAX && guarded_floor_after > (uint64_t) TG_STACK_HEADROOM, "the first call set the floor");
+    CHECK(guarded_result_first == expected, "first call through the slow path: %ld, not %ld", guarded_result_first, expected);
+    CHECK(guarded_result_deep == expected, "deep but above the floor: %ld", guarded_result_deep);
+    CHECK(tg_stack_refusals_drain() == 0, "nothing refused above the floor");
+
+    /* below the floor: refused with 0, counted, the target never runs */
+    run_guarded_thread(TG_STACK_HEADROOM - 16 * 1024);
+    CHECK(guarded_result_first == expected, "first call on the second thread");
+    CHECK((uint64_t) (uintptr_t) deepest_frame <= guarded_floor_after, "the recursion went below the floor");
+    CHECK(guarded_result_deep == 0, "below the floor the call was not refused: %ld", guarded_result_deep);
+    CHECK(tg_stack_refusals_drain() == 1, "the refusal was not counted once");
+}
+
 static jmp_buf retired_fault;
 static void on_retired_fault(int sig) { (void) sig; siglongjmp(retired_fault, 1); }
 
@@ -353,6 +432,7 @@ int main(void) {
 
     check_revocation_window();
     check_upcall_thunks();
+    check_guard_entries();
 
     /* W^X: neither mapping is writable and executable; the views cannot be made writable */
     check_maps();

@@ -9,6 +9,7 @@ import io.tabguard.ffm.internal.EntryThunks;
 import io.tabguard.ffm.internal.LibraryAllowList;
 import io.tabguard.ffm.internal.NativeEntry;
 import io.tabguard.ffm.internal.SharedUpcalls;
+import io.tabguard.ffm.internal.TabguardLibrary;
 import io.tabguard.ffm.internal.TableMemory;
 import io.tabguard.ffm.internal.TableState;
 import io.tabguard.ffm.internal.Trampolines;
@@ -556,8 +557,12 @@ public final class Registry implements AutoCloseable {
     /**
      * Audits the calls that C callers made through native slots' entry thunks and that were refused
      * (the thunks only count, so the call path stays a load, a compare and a jump): one TABLE_REFUSED
-     * record per table with refusals since the last time, carrying their number. Runs on {@link #close()}
-     * too; call it whenever the log should be current (after revoking, on a timer).
+     * record per table with refusals since the last time, carrying their number. Also the calls into Java
+     * slots that their entry refused because the calling thread had 160 KiB of stack or less left (an upcall
+     * entered that low would overflow inside the JVM, which ends the process): those are counted
+     * process-wide, so they are one record with table serial 0 and {@code DISPATCH_TOO_DEEP}, written by the
+     * first registry to drain them. Runs on {@link #close()} too; call it whenever the log should be current
+     * (after revoking, on a timer).
      *
      * @return the number of refused calls audited
      */
@@ -565,6 +570,15 @@ public final class Registry implements AutoCloseable {
         long total = 0;
         for (TableImpl t : bySerial.values()) {
             total += t.auditNativeRefusals();
+        }
+        long lowStack = SharedUpcalls.drainLowStackRefusals();
+        if (lowStack > 0) {
+            // The guard entries count process-wide (they know the shape, not the table): one summary.
+            java.time.Instant now = java.time.Instant.now();
+            context.audit(SecurityEvent.summary(EventType.TABLE_REFUSED, 0, null, 0, Violation.DISPATCH_TOO_DEEP.name(), -1,
+                    lowStack + " calls into Java slots refused at entry: " + (TabguardLibrary.STACK_HEADROOM / 1024)
+                            + " KiB of stack or less left", lowStack, now, now));
+            total += lowStack;
         }
         return total;
     }

@@ -21,6 +21,7 @@ public final class EntryThunks {
     private static final CellRegions NATIVE_THUNKS = new CellRegions(THUNK_SIZE, 512 * 1024, true);
     private static final CellRegions UPCALL_THUNKS = new CellRegions(32, 512 * 1024, true);
     private static final CellRegions WIDE_UPCALL_THUNKS = new CellRegions(64, 512 * 1024, true);
+    private static final CellRegions GUARD_ENTRIES = new CellRegions(64, 64 * 1024, true);
     private static final CellRegions STATE_CELLS = new CellRegions(NativeEntry.STATE_CELL_SIZE, 64 * 1024, false);
     private static MemorySegment counters;
     private static long countersUsed;
@@ -64,6 +65,17 @@ public final class EntryThunks {
     static long mintUpcall(long recordId, int idRegister, long stub) {
         CellRegions.Cell cell = (idRegister >= SharedUpcalls.VECTOR_REGISTER ? WIDE_UPCALL_THUNKS : UPCALL_THUNKS).allocate();
         TabguardLibrary.get().writeUpcallThunk(cell.writable(), cell.view(), recordId, idRegister, stub);
+        return cell.view();
+    }
+
+    /**
+     * The stack-headroom check in front of a shared upcall stub (one per shape, never freed): Java-slot
+     * thunks jump here, and it jumps to {@code stub} unless the calling thread is out of stack.
+     */
+    static long mintGuardEntry(long stub) {
+        CellRegions.Cell cell = GUARD_ENTRIES.allocate();
+        TabguardLibrary.get().writeGuardEntry(cell.writable(), cell.view(), stub);
+        publish();
         return cell.view();
     }
 

@@ -73,7 +73,9 @@ public final class SharedUpcalls {
             boolean vector = idRegister >= VECTOR_REGISTER;
             MethodHandle dispatcher = dispatcher(Trampolines.template(shape), type, this, stale, vector);
             FunctionDescriptor withId = descriptor.appendArgumentLayouts(vector ? ValueLayout.JAVA_DOUBLE : ValueLayout.JAVA_LONG);
-            this.stub = NativeAccess.upcallStub(dispatcher, withId, Arena.global()).address();
+            long upcallStub = NativeAccess.upcallStub(dispatcher, withId, Arena.global()).address();
+            // thunks jump to the stack check, which jumps to the stub
+            this.stub = EntryThunks.mintGuardEntry(upcallStub);
         }
     }
 
@@ -163,6 +165,15 @@ public final class SharedUpcalls {
         if (shape instanceof SharedShape s) {
             EntryThunks.freeUpcall(thunk, s.idRegister);
         }
+    }
+
+    /**
+     * Calls refused by the guard entries since the last drain because the calling thread had at most
+     * {@link TabguardLibrary#STACK_HEADROOM} bytes of stack left (process-wide: the guard cannot tell tables
+     * apart). Zero when libtabguard is unavailable.
+     */
+    public static long drainLowStackRefusals() {
+        return SHAPES.isEmpty() ? 0 : TabguardLibrary.get().drainStackRefusals();
     }
 
     /** Calls that arrived with a stale or foreign record id, since the process started. */

@@ -45,6 +45,8 @@ public final class TabguardLibrary {
     private final MethodHandle thunkWrite;
     private final MethodHandle upcallThunkWrite;
     private final MethodHandle dualmapRetire;
+    private final MethodHandle guardEntryWrite;
+    private final MethodHandle stackRefusalsDrain;
     private final MethodHandle publishState;
     private final MethodHandle publishCode;
     private final long refusalEntry;
@@ -75,6 +77,9 @@ public final class TabguardLibrary {
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         upcallThunkWrite = bind(lookup, "tg_upcall_thunk_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        guardEntryWrite = bind(lookup, "tg_guard_entry_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        stackRefusalsDrain = bind(lookup, "tg_stack_refusals_drain", FunctionDescriptor.of(ValueLayout.JAVA_LONG));
         dualmapRetire = bind(lookup, "tg_dualmap_retire", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
         publishState = bind(lookup, "tg_barrier_publish_state", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         publishCode = bind(lookup, "tg_barrier_publish_code", FunctionDescriptor.of(ValueLayout.JAVA_INT));
@@ -210,6 +215,36 @@ public final class TabguardLibrary {
         }
         if (rc != 0) {
             throw new IllegalArgumentException("tg_thunk_write refused its arguments: errno " + rc);
+        }
+    }
+
+    /** {@code TG_STACK_HEADROOM}: a Java slot called with this much stack left or less is refused. */
+    public static final long STACK_HEADROOM = 160 * 1024;
+
+    /**
+     * {@code tg_guard_entry_write}: the stack-headroom check in front of the upcall stub {@code stub},
+     * a 64-byte cell written at {@code cellWritable} to run at {@code cellView}.
+     */
+    public void writeGuardEntry(long cellWritable, long cellView, long stub) {
+        int rc;
+        try {
+            rc = (int) guardEntryWrite.invokeExact(cellWritable, cellView, stub);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (rc != 0) {
+            throw new IllegalArgumentException("tg_guard_entry_write refused its arguments: errno " + rc);
+        }
+    }
+
+    /** {@code tg_stack_refusals_drain}: calls refused for low stack, process-wide, since the last drain. Never throws. */
+    public long drainStackRefusals() {
+        try {
+            return (long) stackRefusalsDrain.invokeExact();
+        } catch (Throwable t) {
+            return 0;
         }
     }
 
