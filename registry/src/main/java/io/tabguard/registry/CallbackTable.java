@@ -14,11 +14,11 @@ import java.lang.invoke.MethodHandle;
  * <p>Table memory is read-only to everything but the registry (see {@link #payload()}).
  *
  * <p>Thread-safe. Closing a table makes every slot refuse (returning the slot's refusal value to native
- * callers); its memory and trampolines stay valid, and keep refusing, until the registry closes.
+ * callers); its memory and entry thunks stay valid, and keep refusing, until the registry closes or
+ * {@link Registry#release} gives them back.
  *
  * <p>Limits: header and payload together are at most 64 KiB ({@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE});
- * each Java-bound slot holds an upcall stub in the JVM's code cache until the registry closes (see
- * {@link Registry} for the ceiling that sets on live tables).
+ * see {@link Registry} for what each slot costs.
  */
 public sealed interface CallbackTable extends AutoCloseable permits io.tabguard.registry.internal.TableImpl {
 

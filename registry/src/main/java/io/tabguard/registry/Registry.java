@@ -66,9 +66,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * ({@link TableBuilder#writable()}, {@link RegistryOptions.Builder#writableTables()}, consumer-written
  * members) come from the registry's arena.
  *
- * <p>{@code close()} frees every table's memory and trampolines. Native code must not call a slot
- * pointer of this registry after that: until then a closed or revoked table's slots return their
- * refusal values, but after it the code they point to is gone.
+ * <p>{@code close()} frees every table's memory. Native code must not call a slot pointer of this
+ * registry after that: until then a closed or revoked table's slots return their refusal values; after
+ * it the entry thunks stay and refuse (Java slots return zero, native slots their refusal values), except
+ * for slots whose shape keeps an upcall stub of its own (see {@link #release}), whose code is gone.
  *
  * <p><b>Limits.</b>
  * <ul>
@@ -76,11 +77,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *     cookie stream, an LLVM engine, a plugin — before the registry; {@code close()} cannot know them.</li>
  * <li><b>Table size</b>: a table, its 128-byte header included, is at most
  *     {@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE} (64 KiB); the schema builder refuses a larger payload.</li>
- * <li><b>Code cache</b>: every Java-bound slot is an FFM upcall stub in the JVM's code cache, about
- *     0.75 KB each (~6 KB per 8-slot table). With the default code cache (240 MB) building fails near
- *     40,000 live 8-slot tables ({@code OutOfMemoryError} from the upcall linker); run many tables with
- *     {@code -XX:ReservedCodeCacheSize} (100,000 such tables need {@code 1g}). Stubs are freed only when the
- *     registry closes, not when a table is closed or revoked.</li>
+ * <li><b>Code cache</b>: a Java-bound slot is a 32-byte entry thunk (64 bytes for six integer-class
+ *     arguments) into one FFM upcall stub per function shape, shared by every registry of the process, so
+ *     the code cache does not grow with tables. A shape no thunk can carry (a struct by value; six
+ *     integer-class with eight floating-point arguments; more than eight floating-point arguments) gets an
+ *     upcall stub per slot (~6 KB of code cache), freed only when the registry closes.</li>
+ * <li><b>Stack</b>: a call into a Java slot made with 160 KiB of stack or less left is refused (it
+ *     returns zero, see {@link #auditNativeRefusals()}), because the JVM cannot enter an upcall that low.</li>
  * <li><b>Refusal cost</b>: a refusal is the slow path. A refused call takes the table's lock (refusals of
  *     one table are serialized) and writes one audit event; the first refusal of a tampered table also runs
  *     the full checks (CRC32C and HMAC-SHA-256 over the table, about the cost of one

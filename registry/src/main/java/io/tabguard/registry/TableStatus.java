@@ -10,6 +10,6 @@ public enum TableStatus {
     CLOSED,
     /** A check failed before a dispatch (the table was tampered with): every later call is refused. */
     QUARANTINED,
-    /** Its registry is closed: the table's memory and trampolines are freed, native code must not call them. */
+    /** Its registry is closed: the table's memory is freed; native code must not call its slots any more. */
     REGISTRY_CLOSED
 }
