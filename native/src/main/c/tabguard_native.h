@@ -32,13 +32,14 @@ TG_API int tg_dualmap_retire(tg_dualmap *map);
  * zeroed or uninitialised memory fails closed. */
 #define TG_STATE_OPEN UINT64_C(0x4E45504F)
 
-/* A table's state cell (in a read-only view): the thunk reads `state`, the refusal entry counts in
- * `*refusals` (ordinary writable memory) and is reached through `refusal_entry`. */
+/* A table's state cell (in a read-only view): the thunk reads `state`; a refusal for the table's state
+ * is counted in refusals[0] (ordinary writable memory) by the entry `refusal_entry`, a refusal for a
+ * context argument that is not the bound one in refusals[1] by `context_refusal_entry`. */
 typedef struct tg_state_cell {
     uint64_t state;
     uint64_t *refusals;
     void *refusal_entry;
-    uint64_t reserved;
+    void *context_refusal_entry;
 } tg_state_cell;
 
 #define TG_THUNK_SIZE 128
@@ -69,10 +70,19 @@ TG_API long tg_stack_floor_tls_offset(void);
 TG_API uint64_t tg_stack_floor(void);            /* this thread's floor; UINT64_MAX until its first guarded call */
 TG_API uint64_t tg_stack_refusals_drain(void);   /* calls refused for low stack since the last drain */
 
-/* The refusal entry every thunk of every scalar shape ends in (tg_refuse.S): counts one refusal and
- * returns the refusal bits in both rax and xmm0. */
+/* A thunk that also checks a context argument (tg_thunk.c): 256 bytes. After the state compare it
+ * compares SysV integer argument register `context_register` (0 = rdi ... 5 = r9) with `context` and
+ * refuses through the state cell's context_refusal_entry when they differ. Returns 0 or EINVAL. */
+#define TG_CONTEXT_THUNK_SIZE 256
+TG_API int tg_context_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
+                                  const void *target, uint64_t refusal_bits, int context_register, uint64_t context);
+
+/* The refusal entries every thunk of every scalar shape ends in (tg_refuse.S): count one refusal (of the
+ * state, or of the context argument) and return the refusal bits in both rax and xmm0. */
 void tg_refuse(void);
+void tg_refuse_context(void);
 TG_API void *tg_refusal_entry(void);
+TG_API void *tg_context_refusal_entry(void);
 
 /* The offset from the thread pointer of this thread's struct rseq's rseq_cs field, or -1 when the
  * process has no rseq to rely on (glibc did not register it, or membarrier cannot restart rseq

@@ -106,3 +106,85 @@ int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_ce
     memcpy(cell_writable, code, sizeof code);
     return 0;
 }
+
+/*
+ * The same thunk with a context check, in a 256-byte cell (the check does not fit in 128 bytes with the
+ * rseq descriptor's 32-byte alignment):
+ *
+ *   0  endbr64; 4 lea r11, [rip+213] (rseq_cs at 224); 11 mov fs:[rseq_cs], r11   (NOPs without rseq)
+ *  20  mov  r11, [rip+101]          the state cell (data at 128)                 <- cs start
+ *  27  cmp  qword [r11], OPEN
+ *  34  jne  51
+ *  36  cmp  <context register>, [rip+109]   the bound context (data at 152)
+ *  43  jne  62
+ *  45  jmp  [rip+85]                the target (data at 136): the commit         <- cs end
+ *  51  mov  rax, [rip+86]; 58 jmp [r11+16]        refused for the state (refusal bits at 144)
+ *  62  mov  rax, [rip+75]; 69 jmp [r11+24]        refused for the context
+ *  73  ud1 with RSEQ_SIG; 80 jmp 0 (abort handler)
+ * 128  state cell, target, refusal bits, context; 224: struct rseq_cs {0, 0, cell+20, 31, cell+80}
+ */
+int tg_context_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
+                           const void *target, uint64_t refusal_bits, int context_register, uint64_t context) {
+    static const unsigned char REGISTER_NUMBER[6] = {7, 6, 2, 1, 8, 9};   /* rdi rsi rdx rcx r8 r9 */
+    enum {
+        C_CS_START = 20, C_COMMIT_END = 51, C_REFUSE = 51, C_REFUSE_CONTEXT = 62, C_ABORT = 80,
+        C_STATE_PTR = 128, C_TARGET = 136, C_REFUSAL_BITS = 144, C_CONTEXT = 152, C_RSEQ_CS = 224,
+    };
+    if (cell_writable == NULL || cell_view == NULL || state_cell == NULL || target == NULL
+            || context_register < 0 || context_register > 5 || ((uintptr_t) cell_view % TG_CONTEXT_THUNK_SIZE) != 0) {
+        return EINVAL;
+    }
+    long rseq_cs_field = tg_rseq_cs_offset();
+    unsigned char code[TG_CONTEXT_THUNK_SIZE];
+    memset(code, 0xcc, sizeof code);
+    unsigned char *p = code;
+    static const unsigned char endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+    memcpy(p, endbr64, 4); p += 4;
+    if (rseq_cs_field >= INT32_MIN && rseq_cs_field <= INT32_MAX && rseq_cs_field != -1) {
+        *p++ = 0x4c; *p++ = 0x8d; *p++ = 0x1d;             /* 4: lea r11, [rip+d] */
+        put32(p, C_RSEQ_CS - 11); p += 4;
+        *p++ = 0x64; *p++ = 0x4c; *p++ = 0x89; *p++ = 0x1c; *p++ = 0x25;   /* 11: mov fs:[d32], r11 */
+        put32(p, (int32_t) rseq_cs_field); p += 4;
+    } else {
+        static const unsigned char nop16[] = {
+            0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00,
+            0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
+        memcpy(p, nop16, sizeof nop16); p += sizeof nop16;
+    }
+    *p++ = 0x4c; *p++ = 0x8b; *p++ = 0x1d;                 /* 20: mov r11, [rip+d] */
+    put32(p, C_STATE_PTR - 27); p += 4;
+    *p++ = 0x49; *p++ = 0x81; *p++ = 0x3b;                 /* 27: cmp qword [r11], imm32 */
+    put32(p, (int32_t) TG_STATE_OPEN); p += 4;
+    *p++ = 0x75; *p++ = (unsigned char) (C_REFUSE - 36);   /* 34: jne refuse */
+    unsigned char reg = REGISTER_NUMBER[context_register];
+    *p++ = reg >= 8 ? 0x4c : 0x48;                         /* 36: cmp r64, [rip+d]: REX.W (+R for r8/r9) */
+    *p++ = 0x3b;
+    *p++ = (unsigned char) (0x05 | ((reg & 7) << 3));
+    put32(p, C_CONTEXT - 43); p += 4;
+    *p++ = 0x75; *p++ = (unsigned char) (C_REFUSE_CONTEXT - 45);   /* 43: jne refuse_context */
+    *p++ = 0xff; *p++ = 0x25;                              /* 45: jmp [rip+d] (target) */
+    put32(p, C_TARGET - 51); p += 4;
+    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 51: mov rax, [rip+d] (refusal bits) */
+    put32(p, C_REFUSAL_BITS - 58); p += 4;
+    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x10;    /* 58: jmp [r11+16] */
+    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 62: mov rax, [rip+d] (refusal bits) */
+    put32(p, C_REFUSAL_BITS - 69); p += 4;
+    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x18;    /* 69: jmp [r11+24] */
+    *p++ = 0x0f; *p++ = 0xb9; *p++ = 0x3d;                 /* 73: ud1 edi, [rip+sig]: never executed */
+    put32(p, RSEQ_SIG_X86); p += 4;
+    *p++ = 0xeb; *p++ = (unsigned char) (0 - (C_ABORT + 2));   /* 80: jmp 0 */
+    if (p - code != C_ABORT + 2) {
+        return EINVAL;                                     /* unreachable: the layout above is fixed */
+    }
+    uint64_t view = (uint64_t) (uintptr_t) cell_view;
+    put64(code + C_STATE_PTR, (uint64_t) (uintptr_t) state_cell);
+    put64(code + C_TARGET, (uint64_t) (uintptr_t) target);
+    put64(code + C_REFUSAL_BITS, refusal_bits);
+    put64(code + C_CONTEXT, context);
+    memset(code + C_RSEQ_CS, 0, 8);
+    put64(code + C_RSEQ_CS + 8, view + C_CS_START);
+    put64(code + C_RSEQ_CS + 16, C_COMMIT_END - C_CS_START);
+    put64(code + C_RSEQ_CS + 24, view + C_ABORT);
+    memcpy(cell_writable, code, sizeof code);
+    return 0;
+}

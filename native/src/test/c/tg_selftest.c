@@ -68,7 +68,7 @@ static long rec_in_r8(long a, long b, long c, long d, long rec) { return rec * 2
 static long rec_in_rcx(void *a, int b, short c, long rec) { return rec + (long) (intptr_t) a + b + c; }
 
 static tg_dualmap code, states;
-static uint64_t refusals;
+static uint64_t refusal_counts[2];   /* [0] state refusal_counts[0], [1] context refusal_counts[0] */
 static int next_cell;
 
 static void *thunk_for(const void *target, uint64_t refusal_bits) {
@@ -249,6 +249,58 @@ static void check_upcall_thunks(void) {
     CHECK(tg_dualmap_retire(&upcall_code) == EINVAL, "retiring twice is refused");
 }
 
+static long ctx_first(void *ctx, long b) { target_ran++; return (long) (intptr_t) ctx + b * 3; }
+static double ctx_sixth(double x, long a, long b, long c, long d, long e, void *ctx, double y) {
+    target_ran++;
+    return x + (double) (a + 2 * b + 3 * c + 4 * d + 5 * e) + (double) (intptr_t) ctx + y * 7;
+}
+
+static tg_dualmap context_code;
+
+static void *context_thunk_for(int cell, const void *target, uint64_t refusal_bits, int context_register, uint64_t context) {
+    void *view = (char *) context_code.view + cell * TG_CONTEXT_THUNK_SIZE;
+    int rc = tg_context_thunk_write((char *) context_code.writable + cell * TG_CONTEXT_THUNK_SIZE, view,
+                                    (tg_state_cell *) states.view, target, refusal_bits, context_register, context);
+    CHECK(rc == 0, "tg_context_thunk_write: %d", rc);
+    CHECK(tg_barrier_publish_code() == 0, "publish code");
+    return view;
+}
+
+static void set_state(uint64_t state);
+
+/* Context-checking thunks: the bound context passes, any other value is refused and counted apart. */
+static void check_context_thunks(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    CHECK(tg_dualmap_create((uint64_t) page, 1, &context_code) == 0, "context thunk mapping");
+    void *bound = (void *) (uintptr_t) 0x7f0000001000UL;
+    long (*t_first)(void *, long) = context_thunk_for(0, (void *) ctx_first, (uint64_t) (int64_t) -7, 0, (uint64_t) (uintptr_t) bound);
+    double refusal_double = -0.5;
+    uint64_t refusal_double_bits;
+    memcpy(&refusal_double_bits, &refusal_double, 8);
+    double (*t_sixth)(double, long, long, long, long, long, void *, double) =
+            context_thunk_for(1, (void *) ctx_sixth, refusal_double_bits, 5, (uint64_t) (uintptr_t) bound);
+    set_state(TG_STATE_OPEN);
+    target_ran = 0;
+    uint64_t state_before = refusal_counts[0], context_before = refusal_counts[1];
+    CHECK(t_first(bound, 5) == ctx_first(bound, 5), "bound context in rdi passes");
+    CHECK(t_sixth(1.5, 1, 2, 3, 4, 5, bound, 0.25) == ctx_sixth(1.5, 1, 2, 3, 4, 5, bound, 0.25), "bound context in r9 passes, xmm intact");
+    CHECK(target_ran == 4, "targets ran %d times", target_ran);
+    target_ran = 0;
+    CHECK(t_first((char *) bound + 8, 5) == -7, "another context in rdi is refused");
+    CHECK(t_first(NULL, 5) == -7, "NULL context is refused");
+    CHECK(t_sixth(1.5, 1, 2, 3, 4, 5, (char *) bound - 1, 0.25) == -0.5, "another context in r9 is refused");
+    CHECK(target_ran == 0, "a refused target ran");
+    CHECK(refusal_counts[1] == context_before + 3 && refusal_counts[0] == state_before, "context refusal_counts[0] counted apart");
+    set_state(0);
+    CHECK(t_first(bound, 5) == -7 && target_ran == 0, "the state is checked first");
+    CHECK(refusal_counts[0] == state_before + 1 && refusal_counts[1] == context_before + 3, "a state refusal is counted as one");
+    set_state(TG_STATE_OPEN);
+    CHECK(tg_context_thunk_write(context_code.writable, context_code.view, states.view, (void *) ctx_first, 0, 6, 0) == EINVAL,
+          "a seventh integer register is refused");
+    CHECK(tg_context_thunk_write(context_code.writable, (char *) context_code.view + 128, states.view, (void *) ctx_first, 0, 0, 0) == EINVAL,
+          "a misaligned context thunk is refused");
+}
+
 static void set_state(uint64_t state) {
     ((volatile tg_state_cell *) states.writable)->state = state;
     CHECK(tg_barrier_publish_state() == 0, "publish state");
@@ -313,8 +365,9 @@ static void *call_in_loop(void *fn) {
 }
 static void check_revocation_window(void) {
     tg_state_cell *cell = &((tg_state_cell *) states.writable)[1];
-    cell->refusals = &refusals;
+    cell->refusals = refusal_counts;
     cell->refusal_entry = tg_refusal_entry();
+    cell->context_refusal_entry = tg_context_refusal_entry();
     cell->state = TG_STATE_OPEN;
     int c = next_cell++;
     window_cell = (uintptr_t) code.view + (uintptr_t) c * TG_THUNK_SIZE;
@@ -383,8 +436,9 @@ int main(void) {
     if (failures) return 1;
     CHECK(tg_barrier_init() >= TG_BARRIER_FENCE, "barrier init");
     tg_state_cell *cell = states.writable;
-    cell->refusals = &refusals;
+    cell->refusals = refusal_counts;
     cell->refusal_entry = tg_refusal_entry();
+    cell->context_refusal_entry = tg_context_refusal_entry();
     set_state(TG_STATE_OPEN);
 
     int (*t_add3)(int, int, int) = thunk_for((void *) add3, (uint64_t) (int64_t) -7);
@@ -412,26 +466,27 @@ int main(void) {
     CHECK(t_sse(sse, 0.125f) == take_sse(sse, 0.125f), "struct by value in xmm registers");
     CHECK(t_variadic(3, 1.0, 2.0, 4.5) == 7.5, "variadic (al preserved)");
     CHECK(t_float(1.5f, 0.25) == ret_float(1.5f, 0.25), "float return");
-    CHECK(refusals == 0, "no refusal while OPEN");
+    CHECK(refusal_counts[0] == 0, "no refusal while OPEN");
 
     /* not OPEN: the refusal value of each shape, the target never runs, each refusal counted */
     for (uint64_t closed = 0; closed < 3; closed++) {
         set_state(closed == 0 ? 0 : closed == 1 ? UINT64_C(0x44455645) : ~TG_STATE_OPEN);
         target_ran = 0;
-        uint64_t before = refusals;
+        uint64_t before = refusal_counts[0];
         CHECK(t_add3(1, 2, 3) == -7, "add3 refused");
         CHECK(t_ten_longs(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) == 0, "longs refused");
         CHECK(t_big(3, big, 2.0) == 0, "struct refused");
         CHECK(t_variadic(2, 1.0, 2.0) == -0.5, "double refusal value");
         CHECK(t_float(1.5f, 0.25) == -2.0f, "float refusal value");
         CHECK(target_ran == 0, "a refused target ran %d times", target_ran);
-        CHECK(refusals == before + 5, "refusals counted: %llu", (unsigned long long) (refusals - before));
+        CHECK(refusal_counts[0] == before + 5, "refusal_counts[0] counted: %llu", (unsigned long long) (refusal_counts[0] - before));
     }
     set_state(TG_STATE_OPEN);
     CHECK(t_add3(4, 5, 6) == 456 && target_ran == 1, "reopened (test only: the registry never reopens)");
 
     check_revocation_window();
     check_upcall_thunks();
+    check_context_thunks();
     check_guard_entries();
 
     /* W^X: neither mapping is writable and executable; the views cannot be made writable */

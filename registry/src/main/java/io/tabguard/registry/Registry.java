@@ -670,7 +670,16 @@ public final class Registry implements AutoCloseable {
             long pointer = switch (b) {
                 case null -> 0L;
                 case TableBuilder.Binding.Native n -> {
-                    long thunk = EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
+                    long refusalBits = EntryThunks.refusalBits(refusals.get(s.name()));
+                    long thunk = switch (s.contextBinding()) {
+                        case NONE -> EntryThunks.mint(entry, n.function().address(), refusalBits);
+                        case PAYLOAD_ADDRESS -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), payloadAddress);
+                        case REGISTERED_CONTEXT -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), registeredContext.address());
+                        // TableBuilder.bindNative refuses it: a thunk must not dereference a caller's pointer
+                        case POINTS_TO_PAYLOAD -> throw new IllegalStateException("slot " + s.name() + ": no native thunk dereferences a context");
+                    };
                     nativeThunks[nativeCount++] = thunk;
                     yield thunk;
                 }

@@ -115,19 +115,25 @@ public final class TableBuilder {
      * a label, a PLT/GOT stub or an IFUNC is refused. Struct arguments by value pass through the native entry
      * thunk (a tail jump) unchanged; a slot that <em>returns</em> a struct by value cannot be bound natively,
      * since the thunk's refusal path returns one register value and cannot write a struct (in registers or
-     * through the caller's hidden pointer): bind such a slot to a Java target, whose trampoline can.
+     * through the caller's hidden pointer): bind such a slot to a Java target, whose trampoline can. A slot
+     * with a context binding ({@code PAYLOAD_ADDRESS}, {@code REGISTERED_CONTEXT}) gets a thunk that also
+     * compares the context argument with the bound address and refuses, counted as {@code CONTEXT_MISMATCH},
+     * when they differ; {@code POINTS_TO_PAYLOAD}, or a context argument that is not passed in one of the
+     * six integer argument registers, cannot be checked by a thunk and is refused here.
      *
      * @param slot   the slot's name
      * @param symbol the name of the C function to call, as the allow-listed library's symbol table defines it
      * @return this builder
-     * @throws IllegalArgumentException if there is no such slot, the slot returns a struct by value (see
-     *                                  above), or no allow-listed library defines {@code symbol} as a
+     * @throws IllegalArgumentException if there is no such slot, the slot returns a struct by value or has a
+     *                                  context binding a thunk cannot check (see above), or no allow-listed
+     *                                  library defines {@code symbol} as a
      *                                  function; the message says where the name resolved instead
      *                                  ({@code SLOT_OUTSIDE_ALLOW_LIST})
      * @throws IllegalStateException    if the slot is bound already
      */
     public TableBuilder bindNative(String slot, String symbol) {
         requireNativeReturn(slot(slot));
+        requireNativeContext(slot(slot));
         var resolution = registry.findAllowListed(symbol);
         MemorySegment function = resolution.function().orElseThrow(() -> new IllegalArgumentException(
                 "symbol " + symbol + " is in none of the allow-listed libraries " + registry.options().allowedLibraries()
@@ -143,6 +149,7 @@ public final class TableBuilder {
      */
     TableBuilder bindVerifiedNative(String slot, String symbol, MemorySegment function) {
         requireNativeReturn(slot(slot));
+        requireNativeContext(slot(slot));
         put(slot, new Binding.Native(symbol, function));
         return this;
     }
@@ -325,6 +332,25 @@ public final class TableBuilder {
         if (s.descriptor().returnLayout().filter(java.lang.foreign.GroupLayout.class::isInstance).isPresent()) {
             throw new IllegalArgumentException("slot " + s.name() + " returns a struct by value: the native entry thunk's refusal path"
                     + " cannot return one, so bind it to a Java target (bind), not to a native function");
+        }
+    }
+
+    /**
+     * A native slot's context binding is checked by its entry thunk, which compares an argument register
+     * with the bound address: the argument must arrive in one of the six integer argument registers, and
+     * the thunk never dereferences it ({@code POINTS_TO_PAYLOAD} needs a fault-safe read only a Java
+     * target's trampoline does).
+     */
+    private static void requireNativeContext(Schema.Slot s) {
+        if (s.contextBinding() == Schema.ContextBinding.POINTS_TO_PAYLOAD) {
+            throw new IllegalArgumentException("slot " + s.name() + " checks what its context argument points to:"
+                    + " a native entry thunk never dereferences a caller's pointer, so bind it to a Java target (bind)");
+        }
+        if (s.contextBinding() != Schema.ContextBinding.NONE
+                && io.tabguard.ffm.internal.EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()) < 0) {
+            throw new IllegalArgumentException("slot " + s.name() + "'s context argument " + s.contextArgument()
+                    + " does not arrive in one of the six integer argument registers, which is all a native entry thunk"
+                    + " can compare: bind it to a Java target (bind)");
         }
     }
 

@@ -64,6 +64,12 @@ final class CellRegions {
         return new Cell(current.mapping.writable() + offset, current.mapping.view() + offset);
     }
 
+    /** Whether {@code view} is the address of a cell of a live region of these. */
+    synchronized boolean owns(long view) {
+        Map.Entry<Long, Region> e = byView.floorEntry(view);
+        return e != null && view < e.getKey() + regionSize;
+    }
+
     /** Frees the cell at {@code view}; its region retires once every cell of it is allocated and freed. */
     synchronized void free(long view) {
         Map.Entry<Long, Region> e = byView.floorEntry(view);

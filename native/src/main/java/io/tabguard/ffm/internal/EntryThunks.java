@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * and read (thunks: executed) through a view that can never become writable. Cells are never reused:
  * {@link #release} frees a released table's cells, whose region retires (memory returned, addresses
  * reserved and inaccessible) once all its cells are freed, so a stale pointer never reaches another
- * table's target. Sizes: 128 B per native-slot thunk, 32 B per Java-slot thunk (64 B when the slot's
+ * table's target. Sizes: 128 B per native-slot thunk (256 B with a context check), 32 B per Java-slot thunk (64 B when the slot's
  * id travels in a vector register), 32 B state cell per table with native slots.
  *
  * <p>Thread-safe (allocation is synchronized; it runs at build and release time, never on a call path).
@@ -17,8 +17,11 @@ import java.lang.foreign.MemorySegment;
 public final class EntryThunks {
     static final long THUNK_SIZE = 128;
     private static final long COUNTER_CHUNK = 512 * Long.BYTES;
+    private static final long COUNTERS_PER_TABLE = 2 * Long.BYTES;
+    static final long CONTEXT_THUNK_SIZE = 256;
 
     private static final CellRegions NATIVE_THUNKS = new CellRegions(THUNK_SIZE, 512 * 1024, true);
+    private static final CellRegions CONTEXT_THUNKS = new CellRegions(CONTEXT_THUNK_SIZE, 512 * 1024, true);
     private static final CellRegions UPCALL_THUNKS = new CellRegions(32, 512 * 1024, true);
     private static final CellRegions WIDE_UPCALL_THUNKS = new CellRegions(64, 512 * 1024, true);
     private static final CellRegions GUARD_ENTRIES = new CellRegions(64, 64 * 1024, true);
@@ -31,15 +34,15 @@ public final class EntryThunks {
     /** A fresh state cell and refusal counter for one table; its word refuses until the gate is sealed. */
     public static synchronized NativeEntry newEntry() {
         TabguardLibrary lib = TabguardLibrary.get();
-        if (counters == null || countersUsed + Long.BYTES > COUNTER_CHUNK) {
+        if (counters == null || countersUsed + COUNTERS_PER_TABLE > COUNTER_CHUNK) {
             counters = Arena.global().allocate(COUNTER_CHUNK, 64);
             countersUsed = 0;
         }
         CellRegions.Cell cell = STATE_CELLS.allocate();
-        MemorySegment counter = counters.asSlice(countersUsed, Long.BYTES);
-        countersUsed += Long.BYTES;
+        MemorySegment counter = counters.asSlice(countersUsed, COUNTERS_PER_TABLE);
+        countersUsed += COUNTERS_PER_TABLE;
         return new NativeEntry(NativeAccess.view(cell.writable(), NativeEntry.STATE_CELL_SIZE),
-                cell.view(), counter, lib.refusalEntry());
+                cell.view(), counter, lib.refusalEntry(), lib.contextRefusalEntry());
     }
 
     /**
@@ -53,6 +56,44 @@ public final class EntryThunks {
     public static long mint(NativeEntry entry, long target, long refusalBits) {
         CellRegions.Cell cell = NATIVE_THUNKS.allocate();
         TabguardLibrary.get().writeThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits);
+        return cell.view();
+    }
+
+    /**
+     * The SysV integer argument register (0 = rdi ... 5 = r9) argument {@code argument} of
+     * {@code descriptor} arrives in, or -1 if it is not an integer-class scalar among the first six
+     * (a struct before it, or more integer arguments, would move it; a thunk can only compare a register).
+     */
+    public static int integerRegisterOf(java.lang.foreign.FunctionDescriptor descriptor, int argument) {
+        var arguments = descriptor.argumentLayouts();
+        if (argument < 0 || argument >= arguments.size()) {
+            return -1;
+        }
+        int integers = 0;
+        for (int i = 0; i <= argument; i++) {
+            if (!(arguments.get(i) instanceof java.lang.foreign.ValueLayout v)) {
+                return -1;
+            }
+            boolean floating = v.carrier() == float.class || v.carrier() == double.class;
+            if (i == argument) {
+                return floating || integers >= 6 ? -1 : integers;
+            }
+            if (!floating) {
+                integers++;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * {@link #mint}, plus a context check: the thunk refuses (counted apart, see
+     * {@link NativeEntry#drainContextRefusals}) a call whose integer argument register
+     * {@code contextRegister} (0 = rdi ... 5 = r9) does not hold {@code context}.
+     */
+    public static long mintWithContext(NativeEntry entry, long target, long refusalBits, int contextRegister, long context) {
+        CellRegions.Cell cell = CONTEXT_THUNKS.allocate();
+        TabguardLibrary.get().writeContextThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits,
+                contextRegister, context);
         return cell.view();
     }
 
@@ -91,14 +132,14 @@ public final class EntryThunks {
      */
     public static void release(NativeEntry entry, long[] thunks) {
         for (long t : thunks) {
-            NATIVE_THUNKS.free(t);
+            (CONTEXT_THUNKS.owns(t) ? CONTEXT_THUNKS : NATIVE_THUNKS).free(t);
         }
         STATE_CELLS.free(entry.stateCellView());
     }
 
     /** Regions (of all kinds) mapped now, for footprint tests. */
     public static int liveRegions() {
-        return NATIVE_THUNKS.liveRegions() + UPCALL_THUNKS.liveRegions() + WIDE_UPCALL_THUNKS.liveRegions()
+        return NATIVE_THUNKS.liveRegions() + CONTEXT_THUNKS.liveRegions() + UPCALL_THUNKS.liveRegions() + WIDE_UPCALL_THUNKS.liveRegions()
                 + STATE_CELLS.liveRegions();
     }
 

@@ -39,12 +39,21 @@ public final class NativeEntry {
     private final long stateView;
     private final MemorySegment refusals;
 
-    NativeEntry(MemorySegment stateWritable, long stateView, MemorySegment refusals, long refusalEntry) {
+    /**
+     * @param refusals two counters: refusals for the table's state, and for a context argument that is not
+     *                 the bound one (see {@code tg_state_cell})
+     */
+    NativeEntry(MemorySegment stateWritable, long stateView, MemorySegment refusals, long refusalEntry,
+                long contextRefusalEntry) {
+        if (refusals.byteSize() != 2 * Long.BYTES) {
+            throw new IllegalArgumentException("two refusal counters");
+        }
         this.stateWritable = stateWritable;
         this.stateView = stateView;
         this.refusals = refusals;
         stateWritable.set(ValueLayout.JAVA_LONG, 8, refusals.address());
         stateWritable.set(ValueLayout.JAVA_LONG, 16, refusalEntry);
+        stateWritable.set(ValueLayout.JAVA_LONG, 24, contextRefusalEntry);
         WORD.setVolatile(stateWritable, 0L, wordOf(TableState.CLOSED));
     }
 
@@ -69,8 +78,16 @@ public final class NativeEntry {
         return (long) WORD.getVolatile(NativeAccess.view(stateView, STATE_CELL_SIZE), 0L);
     }
 
-    /** The calls refused by this table's thunks since the last drain, and resets the count. */
+    /** The calls refused by this table's thunks for its state since the last drain, and resets the count. */
     public long drainRefusals() {
         return (long) WORD.getAndSet(refusals, 0L, 0L);
+    }
+
+    /**
+     * The calls refused by this table's context-checking thunks since the last drain because their context
+     * argument was not the bound one, and resets the count.
+     */
+    public long drainContextRefusals() {
+        return (long) WORD.getAndSet(refusals, (long) Long.BYTES, 0L);
     }
 }

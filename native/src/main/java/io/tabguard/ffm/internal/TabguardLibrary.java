@@ -43,6 +43,7 @@ public final class TabguardLibrary {
 
     private final MethodHandle dualmapCreate;
     private final MethodHandle thunkWrite;
+    private final MethodHandle contextThunkWrite;
     private final MethodHandle upcallThunkWrite;
     private final MethodHandle dualmapRetire;
     private final MethodHandle guardEntryWrite;
@@ -50,6 +51,7 @@ public final class TabguardLibrary {
     private final MethodHandle publishState;
     private final MethodHandle publishCode;
     private final long refusalEntry;
+    private final long contextRefusalEntry;
     private final BarrierMode barrierMode;
 
     /** The loaded library, or why it could not be loaded (kept, so every caller gets the same clear message). */
@@ -83,6 +85,10 @@ public final class TabguardLibrary {
         dualmapRetire = bind(lookup, "tg_dualmap_retire", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
         publishState = bind(lookup, "tg_barrier_publish_state", FunctionDescriptor.of(ValueLayout.JAVA_INT));
         publishCode = bind(lookup, "tg_barrier_publish_code", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+        contextThunkWrite = bind(lookup, "tg_context_thunk_write", FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        contextRefusalEntry = ((MemorySegment) bind(lookup, "tg_context_refusal_entry", FunctionDescriptor.of(ValueLayout.ADDRESS)).invokeExact()).address();
         refusalEntry = ((MemorySegment) bind(lookup, "tg_refusal_entry", FunctionDescriptor.of(ValueLayout.ADDRESS)).invokeExact()).address();
         int mode = (int) bind(lookup, "tg_barrier_init", FunctionDescriptor.of(ValueLayout.JAVA_INT)).invokeExact();
         barrierMode = BarrierMode.values()[mode];
@@ -319,6 +325,31 @@ public final class TabguardLibrary {
         if (rc != 0) {
             throw new IllegalStateException(name + " failed: errno " + rc);
         }
+    }
+
+    /**
+     * {@code tg_context_thunk_write}: a 256-byte thunk that also compares integer argument register
+     * {@code contextRegister} (0 = rdi ... 5 = r9) with {@code context}.
+     */
+    public void writeContextThunk(long cellWritable, long cellView, long stateCellView, long target, long refusalBits,
+                                  int contextRegister, long context) {
+        int rc;
+        try {
+            rc = (int) contextThunkWrite.invokeExact(cellWritable, cellView, stateCellView, target, refusalBits,
+                    contextRegister, context);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (rc != 0) {
+            throw new IllegalArgumentException("tg_context_thunk_write refused its arguments: errno " + rc);
+        }
+    }
+
+    /** The entry a context-checking thunk jumps to when the context argument is not the bound one. */
+    public long contextRefusalEntry() {
+        return contextRefusalEntry;
     }
 
     /** The refusal entry every thunk's refusal path jumps to ({@code tg_refuse}). */

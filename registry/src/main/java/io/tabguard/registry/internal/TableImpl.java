@@ -287,6 +287,14 @@ public final class TableImpl implements CallbackTable, GateOwner {
     public long auditNativeRefusals() {
         io.tabguard.ffm.internal.NativeEntry entry = gate.nativeEntry();
         long refused = entry == null ? 0 : entry.drainRefusals();
+        long contextRefused = entry == null ? 0 : entry.drainContextRefusals();
+        if (contextRefused > 0) {
+            java.time.Instant now = java.time.Instant.now();
+            registry.audit(SecurityEvent.summary(EventType.TABLE_REFUSED, serial, schema.name(), schema.id(),
+                    Violation.CONTEXT_MISMATCH.name(), -1, contextRefused
+                            + " native calls refused by entry thunks: context argument is not the table's bound context",
+                    contextRefused, now, now));
+        }
         if (refused > 0) {
             // One summary record whose count is the refused calls, so a log's counts add up to the refusals
             // (the thunk counts; it keeps no times, so first and last are the time of this drain).
@@ -295,7 +303,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
             registry.audit(SecurityEvent.summary(EventType.TABLE_REFUSED, serial, schema.name(), schema.id(),
                     reason == null ? null : reason.name(), -1, refused + " native calls refused by entry thunks", refused, now, now));
         }
-        return refused;
+        return refused + contextRefused;
     }
 
     @Override
