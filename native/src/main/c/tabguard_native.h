@@ -61,13 +61,13 @@ TG_API int tg_upcall_thunk_write(void *cell_writable, const void *cell_view, uin
                                  const void *stub);
 
 /* Stack headroom (tg_stack_guard.c, tg_stack_slow.S): a Java-slot thunk jumps to its shape's guard
- * entry, which refuses (returning 0, counted) a call made with TG_STACK_HEADROOM bytes of stack or
- * fewer left above the thread's lowest stack address, and otherwise jumps to the shape's upcall stub. */
+ * entry, which refuses (returning 0, counted) a call whose rsp lies in the lowest TG_STACK_HEADROOM
+ * bytes of the thread's own stack, and otherwise jumps to the shape's upcall stub. */
 #define TG_STACK_HEADROOM (160 * 1024)
-#define TG_GUARD_ENTRY_SIZE 64
+#define TG_GUARD_ENTRY_SIZE 128
 TG_API int tg_guard_entry_write(void *cell_writable, const void *cell_view, const void *stub);
 TG_API long tg_stack_floor_tls_offset(void);
-TG_API uint64_t tg_stack_floor(void);            /* this thread's floor; UINT64_MAX until its first guarded call */
+TG_API uint64_t tg_stack_floor(void);            /* this thread's lowest stack address + headroom; UINT64_MAX until its first guarded call */
 TG_API uint64_t tg_stack_refusals_drain(void);   /* calls refused for low stack since the last drain */
 
 /* A thunk that also checks a context argument (tg_thunk.c): 256 bytes. After the state compare it

@@ -3,10 +3,10 @@
  * entry and every argument register of the call live. Assembly because it must save and restore all
  * of them around a C call, and refuse by returning to the original caller, which C cannot express.
  *
- *   this thread's floor is not known yet: save rax (al of a variadic caller), rdi rsi rdx rcx r8 r9 r10,
- *       r11 and xmm0-7; tg_stack_init_thread(); restore; jump back to the guard entry to check again;
- *   it is known, so the stack really is at or below it: count the refusal and return 0 in rax and xmm0
- *       (the thunk has no refusal value to give: docs/internals.md).
+ *   this thread's stack is not known yet: save rax (al of a variadic caller), rdi rsi rdx rcx r8 r9
+ *       r10, r11 and xmm0-7; tg_stack_init_thread(); restore; jump back to the guard entry to check again;
+ *   it is known (so rsp is within the headroom), or it cannot be found (fail closed): count the refusal
+ *       and return 0 in rax and xmm0 (the guard has no refusal value to give: docs/internals.md).
  *
  * Alignment: entered like a function (rsp = 8 mod 16); nine pushes and 128 bytes make it 0 mod 16 at the call.
  */
@@ -21,7 +21,11 @@ tg_stack_slow:
     endbr64
     pushq   %rax
     .cfi_adjust_cfa_offset 8
-    movq    tg_stack_floor_inverted@gottpoff(%rip), %rax
+    movq    tg_stack_low@gottpoff(%rip), %rax
+    movq    %fs:(%rax), %rax
+    testq   %rax, %rax
+    jnz     .Llow
+    movq    tg_stack_unknown@gottpoff(%rip), %rax
     movq    %fs:(%rax), %rax
     testq   %rax, %rax
     jnz     .Llow

@@ -160,6 +160,12 @@ static void run_guarded_thread(size_t leave) {
     pthread_attr_destroy(&attr);
 }
 
+static ucontext_t coroutine, coroutine_caller;
+static long coroutine_result;
+static void on_coroutine(void) {
+    coroutine_result = guarded_fn(1, 2, 3, 4, 5, 6, .5, 1, 2, 3, 4, 5, 6, 7.25);
+}
+
 static void check_guard_entries(void) {
     long page = sysconf(_SC_PAGESIZE);
     CHECK(tg_dualmap_create((uint64_t) page, 1, &guard_code) == 0, "guard mapping");
@@ -185,6 +191,19 @@ static void check_guard_entries(void) {
     CHECK((uint64_t) (uintptr_t) deepest_frame <= guarded_floor_after, "the recursion went below the floor");
     CHECK(guarded_result_deep == 0, "below the floor the call was not refused: %ld", guarded_result_deep);
     CHECK(tg_stack_refusals_drain() == 1, "the refusal was not counted once");
+
+    /* a stack that is not the thread's own (a coroutine's, 64 KiB from malloc): the guard cannot judge it */
+    size_t size = 64 * 1024;
+    void *stack = malloc(size);
+    CHECK(getcontext(&coroutine) == 0, "getcontext");
+    coroutine.uc_stack.ss_sp = stack;
+    coroutine.uc_stack.ss_size = size;
+    coroutine.uc_link = &coroutine_caller;
+    makecontext(&coroutine, on_coroutine, 0);
+    CHECK(swapcontext(&coroutine_caller, &coroutine) == 0, "swapcontext");
+    free(stack);
+    CHECK(coroutine_result == expected, "a call on another stack was refused: %ld", coroutine_result);
+    CHECK(tg_stack_refusals_drain() == 0, "nothing refused on another stack");
 }
 
 static jmp_buf retired_fault;

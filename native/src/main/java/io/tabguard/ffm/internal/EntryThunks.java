@@ -24,7 +24,7 @@ public final class EntryThunks {
     private static final CellRegions CONTEXT_THUNKS = new CellRegions(CONTEXT_THUNK_SIZE, 512 * 1024, true);
     private static final CellRegions UPCALL_THUNKS = new CellRegions(32, 512 * 1024, true);
     private static final CellRegions WIDE_UPCALL_THUNKS = new CellRegions(64, 512 * 1024, true);
-    private static final CellRegions GUARD_ENTRIES = new CellRegions(64, 64 * 1024, true);
+    private static final CellRegions GUARD_ENTRIES = new CellRegions(128, 64 * 1024, true);
     private static final CellRegions STATE_CELLS = new CellRegions(NativeEntry.STATE_CELL_SIZE, 64 * 1024, false);
     private static MemorySegment counters;
     private static long countersUsed;

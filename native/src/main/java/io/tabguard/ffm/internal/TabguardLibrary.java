@@ -229,7 +229,7 @@ public final class TabguardLibrary {
 
     /**
      * {@code tg_guard_entry_write}: the stack-headroom check in front of the upcall stub {@code stub},
-     * a 64-byte cell written at {@code cellWritable} to run at {@code cellView}.
+     * a 128-byte cell written at {@code cellWritable} to run at {@code cellView}.
      */
     public void writeGuardEntry(long cellWritable, long cellView, long stub) {
         int rc;
