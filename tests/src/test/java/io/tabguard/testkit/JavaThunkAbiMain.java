@@ -22,8 +22,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * thunks) to Java targets, calls each slot from C, closes the registry and calls the old pointers from C
  * again: each must come back with its shape's zero value (not the slot's -7 refusal, which only a live
  * gate returns) without running a target. Then a second registry builds the same table, so the released
- * record indices are taken again under a new generation: the old pointers must still be refused, and the
- * new table's slots answer. Prints one line per step and "survived"; a crash ends the output early.
+ * record indices are taken again under a new generation (by slots of the same shapes): the old pointers
+ * must still be refused without reaching the new targets, and the new table's slots answer. Prints one line per step and "survived"; a crash ends the output early.
  */
 public final class JavaThunkAbiMain {
     private JavaThunkAbiMain() {}
@@ -51,7 +51,9 @@ public final class JavaThunkAbiMain {
         System.out.flush();
 
         try (Registry second = Fixtures.open(new Fixtures.Audit())) {
-            CallbackTable table = JavaThunkAbiTest.table(second, "tabguard.test.javaabi.fork", shapes, targets, Shape::index);
+            // in reverse order: released indices are reused last-released first, so each old index is
+            // taken again by a slot of its own shape, and only the generation tells the old thunk apart
+            CallbackTable table = JavaThunkAbiTest.table(second, "tabguard.test.javaabi.fork", shapes.reversed(), targets, Shape::index);
             List<MemorySegment> fresh = new ArrayList<>();
             for (Shape s : shapes) {
                 fresh.add(table.function(s.name()));

@@ -362,7 +362,7 @@ class JavaThunkAbiTest {
         Path library = NativeBuilds.sharedLibrary(dir, "java_thunk_footprint", ThunkAbiTest.source(List.of(shape, uncarried)), "-O0");
         SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
         MethodHandle check = NativeTamper.callPointer(lib.find("check").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-        int warmUp = 200;
+        int warmUp = 1_000;
         int measured = 5_000;
         int controlTables = 8;
         JavaTargets targets = new JavaTargets((warmUp + measured + controlTables) * FOOTPRINT_SLOTS, lib.find("stored").orElseThrow().reinterpret(8));
