@@ -46,6 +46,12 @@ class ThunkAbiTest {
         String name() {
             return "f" + index;
         }
+
+        /** The C function type as FFM describes it. */
+        FunctionDescriptor descriptor() {
+            MemoryLayout[] args = params.chars().mapToObj(t -> layout((char) t)).toArray(MemoryLayout[]::new);
+            return ret == 'v' ? FunctionDescriptor.ofVoid(args) : FunctionDescriptor.of(layout(ret), args);
+        }
     }
 
     static List<Shape> shapes() {
@@ -78,7 +84,7 @@ class ThunkAbiTest {
         return shapes;
     }
 
-    private static String cType(char t) {
+    static String cType(char t) {
         return switch (t) {
             case 'v' -> "void";
             case 'i' -> "int";
@@ -90,7 +96,7 @@ class ThunkAbiTest {
         };
     }
 
-    private static MemoryLayout layout(char t) {
+    static MemoryLayout layout(char t) {
         return switch (t) {
             case 'i' -> JAVA_INT;
             case 'l' -> JAVA_LONG;
@@ -101,7 +107,7 @@ class ThunkAbiTest {
         };
     }
 
-    private static Object refusal(char t) {
+    static Object refusal(char t) {
         return switch (t) {
             case 'i' -> -7;
             case 'l' -> -7L;
@@ -113,7 +119,7 @@ class ThunkAbiTest {
     }
 
     /** A literal argument for position {@code i} of a call: distinct per position and type. */
-    private static String argument(char t, int i) {
+    static String argument(char t, int i) {
         return switch (t) {
             case 'i' -> String.valueOf(-1000 - 37 * i);
             case 'l' -> "(long) " + (0x1234_5678_9ABCL + 7919L * i) + "L";
@@ -125,7 +131,7 @@ class ThunkAbiTest {
     }
 
     /** The C refusal value of a return type, as C compares it. */
-    private static String cRefusal(char t) {
+    static String cRefusal(char t) {
         return switch (t) {
             case 'i', 'l' -> "-7";
             case 'f' -> "-7.0f";
@@ -227,9 +233,7 @@ class ThunkAbiTest {
                 List<Shape> group = shapes.subList(from, Math.min(shapes.size(), from + SLOTS_PER_TABLE));
                 Schema.Builder schema = Schema.builder("tabguard.test.abi" + from, 1);
                 for (Shape s : group) {
-                    MemoryLayout[] args = s.params().chars().mapToObj(t -> layout((char) t)).toArray(MemoryLayout[]::new);
-                    FunctionDescriptor d = s.ret() == 'v' ? FunctionDescriptor.ofVoid(args) : FunctionDescriptor.of(layout(s.ret()), args);
-                    schema.slot(s.name(), d, o -> {
+                    schema.slot(s.name(), s.descriptor(), o -> {
                         if (s.ret() != 'v') {
                             o.refusal(refusal(s.ret()));
                         }
