@@ -79,8 +79,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *     {@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE} (64 KiB); the schema builder refuses a larger payload.</li>
  * <li><b>Code cache</b>: a Java-bound slot is a 32-byte entry thunk (64 bytes for six integer-class
  *     arguments) into one FFM upcall stub per function shape, shared by every registry of the process, so
- *     the code cache does not grow with tables. A shape no thunk can carry (a struct by value; six
- *     integer-class with eight floating-point arguments; more than eight floating-point arguments) gets an
+ *     the code cache does not grow with tables. A shape no thunk can carry (a struct by value; six or more
+ *     integer-class arguments together with eight or more floating-point ones) gets an
  *     upcall stub per slot (~6 KB of code cache), freed only when the registry closes.</li>
  * <li><b>Stack</b>: a call into a Java slot made with 160 KiB of stack or less left is refused (it
  *     returns zero, see {@link #auditNativeRefusals()}), because the JVM cannot enter an upcall that low.</li>

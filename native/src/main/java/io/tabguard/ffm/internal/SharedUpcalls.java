@@ -24,10 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * A slot therefore costs a thunk cell and a record instead of ~6 KB of code cache, and the code that
  * runs is the same, hot, for every slot of a shape.
  *
- * <p>Only shapes whose every argument travels in a register, with a register left for the id, are
- * carried ({@link #idRegister}); the others (struct by value; six or more integer-class arguments
- * together with eight floating-point ones; more than eight floating-point ones) keep a stub of their
- * own ({@link Trampolines#mint}).
+ * <p>Only shapes with a register left for the id are carried ({@link #idRegister}); the others (struct by value; six or more integer-class arguments
+ * together with eight or more floating-point ones) keep a stub of their own ({@link Trampolines#mint}).
  *
  * <p>A call whose id is stale (its slot was released) or names another shape resolves to the shape's
  * refusing record: it is refused with {@link Violation#CLOSED} and the shape's zero value, and counted
@@ -96,9 +94,10 @@ public final class SharedUpcalls {
      * Where a slot of {@code descriptor}'s thunk puts its id: the SysV integer argument register a
      * trailing {@code long} would arrive in (0 = rdi ... 5 = r9) when the slot has at most five
      * integer-class arguments, else {@link #VECTOR_REGISTER} + the xmm register a trailing {@code double}
-     * would arrive in when it has at most seven floating-point ones; -1 if the shape cannot be carried
-     * (a struct or other non-scalar argument or return, or both register files full: the id would go on
-     * the stack, which a jump cannot extend).
+     * would arrive in when it has at most seven floating-point ones; -1 if the shape cannot be carried: a
+     * struct (or any non-scalar) argument or return, or both register files full (the id would go on the
+     * stack, which a jump cannot extend). Arguments passed on the stack are no obstacle: the thunk is a
+     * tail jump, and a trailing register argument does not move them.
      */
     public static int idRegister(FunctionDescriptor descriptor) {
         if (descriptor.returnLayout().isPresent() && !(descriptor.returnLayout().get() instanceof ValueLayout)) {
@@ -115,9 +114,6 @@ public final class SharedUpcalls {
             } else {
                 integers++;
             }
-        }
-        if (floats > 8) {
-            return -1;
         }
         if (integers <= 5) {
             return integers;
