@@ -664,73 +664,98 @@ public final class Registry implements AutoCloseable {
         // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
         NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
                 ? EntryThunks.newEntry() : null;
-        for (int i = 0; i < slots.size(); i++) {
-            Schema.Slot s = slots.get(i);
-            TableBuilder.Binding b = bindings.get(s.name());
-            long pointer = switch (b) {
-                case null -> 0L;
-                case TableBuilder.Binding.Native n -> {
-                    long refusalBits = EntryThunks.refusalBits(refusals.get(s.name()));
-                    long thunk = switch (s.contextBinding()) {
-                        case NONE -> EntryThunks.mint(entry, n.function().address(), refusalBits);
-                        case PAYLOAD_ADDRESS -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
-                                EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), payloadAddress);
-                        case REGISTERED_CONTEXT -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
-                                EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), registeredContext.address());
-                        // TableBuilder.bindNative refuses it: a thunk must not dereference a caller's pointer
-                        case POINTS_TO_PAYLOAD -> throw new IllegalStateException("slot " + s.name() + ": no native thunk dereferences a context");
-                    };
-                    nativeThunks[nativeCount++] = thunk;
-                    yield thunk;
-                }
-                case TableBuilder.Binding.Java j -> {
-                    Trampolines.ContextCheck check = switch (s.contextBinding()) {
-                        case NONE -> Trampolines.ContextCheck.NONE;
-                        case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
-                        case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
-                        case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
-                    };
-                    // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
-                    // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
-                    SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
-                            refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                    if (shared != null) {
-                        sharedIds[i] = shared.recordId();
-                        anyShared = true;
-                        yield shared.address();
+        boolean sealed = false;
+        try {
+            for (int i = 0; i < slots.size(); i++) {
+                Schema.Slot s = slots.get(i);
+                TableBuilder.Binding b = bindings.get(s.name());
+                long pointer = switch (b) {
+                    case null -> 0L;
+                    case TableBuilder.Binding.Native n -> {
+                        long refusalBits = EntryThunks.refusalBits(refusals.get(s.name()));
+                        long thunk = switch (s.contextBinding()) {
+                            case NONE -> EntryThunks.mint(entry, n.function().address(), refusalBits);
+                            case PAYLOAD_ADDRESS -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                    EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), payloadAddress);
+                            case REGISTERED_CONTEXT -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                    EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), registeredContext.address());
+                            // TableBuilder.bindNative refuses it: a thunk must not dereference a caller's pointer
+                            case POINTS_TO_PAYLOAD -> throw new IllegalStateException("slot " + s.name() + ": no native thunk dereferences a context");
+                        };
+                        nativeThunks[nativeCount++] = thunk;
+                        yield thunk;
                     }
-                    MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
-                            refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                    yield Trampolines.mint(guarded, s.descriptor(), arena).address();
-                }
-            };
-            expected[i] = pointer;
-            payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+                    case TableBuilder.Binding.Java j -> {
+                        Trampolines.ContextCheck check = switch (s.contextBinding()) {
+                            case NONE -> Trampolines.ContextCheck.NONE;
+                            case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
+                            case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
+                            case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
+                        };
+                        // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
+                        // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
+                        SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
+                                refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                        if (shared != null) {
+                            sharedIds[i] = shared.recordId();
+                            anyShared = true;
+                            yield shared.address();
+                        }
+                        MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
+                                refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                        yield Trampolines.mint(guarded, s.descriptor(), arena).address();
+                    }
+                };
+                expected[i] = pointer;
+                payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+            }
+            if (entry != null || anyShared) {
+                EntryThunks.publish();
+            }
+            if (entry != null) {
+                gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
+            }
+            if (anyShared) {
+                gate.attachSharedEntries(sharedIds);
+            }
+
+            stampingLock.readLock().lock();
+            try {
+                ensureOpen();
+                long serial = serials.getAndIncrement();
+                TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
+                gate.bindOwner(table);
+                byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
+                gate.seal(stamped);
+                sealed = true;   // open from here on: its entries are its own
+                bySerial.put(serial, table);
+                byPayloadAddress.put(payloadAddress, table);
+                table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
+                return table;
+            } finally {
+                stampingLock.readLock().unlock();
+            }
+        } finally {
+            if (!sealed) {
+                // A build that failed (or lost a race with close()) hands out no pointer: give back what
+                // it registered, so its records and thunks do not stay for the life of the process.
+                releaseUnsealed(sharedIds, expected, entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
+            }
         }
-        if (entry != null || anyShared) {
-            EntryThunks.publish();
+    }
+
+    private static void releaseUnsealed(long[] sharedIds, long[] slotPointers, NativeEntry entry, long[] nativeThunks) {
+        for (int i = 0; i < sharedIds.length; i++) {
+            if (sharedIds[i] != -1) {
+                if (slotPointers[i] != 0) {
+                    SharedUpcalls.releaseAndFree(sharedIds[i], slotPointers[i]);
+                } else {
+                    SharedUpcalls.release(sharedIds[i]);
+                }
+            }
         }
         if (entry != null) {
-            gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
-        }
-        if (anyShared) {
-            gate.attachSharedEntries(sharedIds);
-        }
-
-        stampingLock.readLock().lock();
-        try {
-            ensureOpen();
-            long serial = serials.getAndIncrement();
-            TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
-            gate.bindOwner(table);
-            byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
-            gate.seal(stamped);
-            bySerial.put(serial, table);
-            byPayloadAddress.put(payloadAddress, table);
-            table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
-            return table;
-        } finally {
-            stampingLock.readLock().unlock();
+            EntryThunks.release(entry, nativeThunks);
         }
     }
 
