@@ -485,6 +485,9 @@ public final class Registry implements AutoCloseable {
             t.auditNativeRefusals();
             t.flushCounts();
             t.release();
+            if (t.gate().slab() != null) {
+                readOnlyMemory.forget(t.gate().slab(), t.gate());
+            }
         } finally {
             stampingLock.readLock().unlock();
         }
@@ -500,8 +503,13 @@ public final class Registry implements AutoCloseable {
         try {
             ensureOpen();   // close() may have won the race for the lock
             keys.advance();
-            for (TableImpl t : bySerial.values()) {
-                t.resign(keys.epoch(), keys.current());
+            readOnlyMemory.openAll();
+            try {
+                for (TableImpl t : bySerial.values()) {
+                    t.resign(keys.epoch(), keys.current());
+                }
+            } finally {
+                readOnlyMemory.closeAll();   // every table compared again before its slab is sealed
             }
             keys.retirePrevious();
         } finally {
@@ -630,20 +638,38 @@ public final class Registry implements AutoCloseable {
         // memory: what native code and the index see; writing: the registry's own path to the same bytes
         MemorySegment memory;
         MemorySegment writing;
+        TableMemory.Block block = null;
         if (writable) {
             memory = writing = arena.allocate(tableSize, 16);
         } else {
-            TableMemory.Block block = readOnlyMemory.allocate(tableSize);
+            block = readOnlyMemory.allocate(tableSize);   // its slab's write window is open until doneWriting
             memory = block.readOnly();
             writing = block.writable();
         }
+        DispatchGate[] built = new DispatchGate[1];
+        try {
+            CallbackTable table = sealTable(schema, minor, bindings, refusals, refusalHandlers, data, registeredContext,
+                    tableSize, consumerWritten, memory, writing, block, built);
+            return table;
+        } finally {
+            if (block != null) {
+                readOnlyMemory.doneWriting(block, built[0]);
+            }
+        }
+    }
+
+    private CallbackTable sealTable(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
+                                    Map<String, Object> refusals, Map<String, MethodHandle> refusalHandlers,
+                                    Map<String, Object> data, MemorySegment registeredContext, long tableSize,
+                                    long[] consumerWritten, MemorySegment memory, MemorySegment writing,
+                                    TableMemory.Block block, DispatchGate[] built) {
         MemorySegment payload = writing.asSlice(AbiV1.HEADER_SIZE);
         long payloadAddress = memory.address() + AbiV1.HEADER_SIZE;
         long[] consumerWrittenInTable = java.util.Arrays.stream(consumerWritten).map(o -> AbiV1.HEADER_SIZE + o).toArray();
         boolean full = options.checkMode() == CheckMode.FULL;
         boolean failStop = options.refusalPolicy() == RefusalPolicy.FAIL_STOP;
-        DispatchGate gate = new DispatchGate(memory, writing, consumerWrittenInTable, payloadAddress,
-                registeredContext.address(), full, failStop, tracker);
+        DispatchGate gate = new DispatchGate(memory, writing, block == null ? null : block.slab(), consumerWrittenInTable,
+                payloadAddress, registeredContext.address(), full, failStop, tracker);
 
         List<Schema.Slot> slots = new ArrayList<>();
         for (Schema.Member m : schema.members(minor)) {
@@ -728,6 +754,7 @@ public final class Registry implements AutoCloseable {
                 byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
                 gate.seal(stamped);
                 sealed = true;   // open from here on: its entries are its own
+                built[0] = gate;
                 bySerial.put(serial, table);
                 byPayloadAddress.put(payloadAddress, table);
                 table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
@@ -736,6 +763,15 @@ public final class Registry implements AutoCloseable {
                 stampingLock.readLock().unlock();
             }
         } finally {
+            // the thunks are written: their pages' writable aliases close (they were open since minting)
+            for (int i = 0; i < nativeCount; i++) {
+                EntryThunks.written(nativeThunks[i]);
+            }
+            for (int i = 0; i < sharedIds.length; i++) {
+                if (sharedIds[i] != -1 && expected[i] != 0) {
+                    EntryThunks.written(expected[i]);
+                }
+            }
             if (!sealed) {
                 // A build that failed (or lost a race with close()) hands out no pointer: give back what
                 // it registered, so its records and thunks do not stay for the life of the process.

@@ -18,7 +18,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * Forked by {@link ReadOnlyTableAttackTest}: C code (the compiled {@code slot_writer.c}, path in
  * {@code args[0]}) writes its own function's address into slot {@code inc} of a live, read-only table,
  * then calls through the slot. Expected: the process dies of SIGSEGV at the write; "WRITE-RETURNED" and
- * the attacker's marker never appear.
+ * the attacker's marker never appear. With {@code args[1] = twin} the attacker writes instead into the
+ * registry's private second mapping of the same page, found the way an attacker would, through
+ * {@code /proc/self/maps} (same memfd inode); with no build running it is inaccessible and faults as well.
  */
 @SuppressWarnings("restricted")
 public final class ReadOnlyAttackMain {
@@ -35,12 +37,36 @@ public final class ReadOnlyAttackMain {
             CallbackTable table = Fixtures.calcTable(registry, targets);
             MemorySegment slot = MemorySegment.ofAddress(table.payload().address() + table.schema().member("inc").orElseThrow().offset());
             System.out.println("HONEST-CALL " + (int) callSlot.invokeExact(slot, 41));
-            System.out.println("BEFORE-WRITE");
+            MemorySegment target = args.length > 1 && args[1].equals("twin") ? twinOf(slot.address()) : slot;
+            System.out.println("BEFORE-WRITE" + (target == slot ? "" : " twin " + Long.toHexString(target.address())));
             System.out.flush();
-            write.invokeExact(slot, (MemorySegment) attackerAddress.invokeExact());
+            write.invokeExact(target, (MemorySegment) attackerAddress.invokeExact());
             System.out.println("WRITE-RETURNED");
             System.out.println("HIJACKED-CALL " + (int) callSlot.invokeExact(slot, 41));
             System.out.flush();
         }
+    }
+
+    /** The same byte in the other mapping of the memfd the read-only {@code address} is in (same inode). */
+    static MemorySegment twinOf(long address) throws java.io.IOException {
+        java.util.List<String[]> maps = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/maps")).stream()
+                .map(l -> l.trim().split("\\s+")).filter(f -> f.length >= 6 && f[5].startsWith("/memfd:tabguard-tables")).toList();
+        for (String[] view : maps) {
+            String[] range = view[0].split("-");
+            long start = Long.parseUnsignedLong(range[0], 16);
+            long end = Long.parseUnsignedLong(range[1], 16);
+            if (address < start || address >= end) {
+                continue;
+            }
+            long fileOffset = Long.parseUnsignedLong(view[2], 16) + (address - start);
+            for (String[] twin : maps) {
+                if (twin != view && twin[4].equals(view[4])) {
+                    long twinStart = Long.parseUnsignedLong(twin[0].split("-")[0], 16);
+                    System.out.println("TWIN " + String.join(" ", twin[0], twin[1]));
+                    return MemorySegment.ofAddress(twinStart + fileOffset - Long.parseUnsignedLong(twin[2], 16));
+                }
+            }
+        }
+        throw new IllegalStateException("no second mapping of the table's memfd");
     }
 }

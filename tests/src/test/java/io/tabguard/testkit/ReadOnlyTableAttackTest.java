@@ -114,6 +114,22 @@ class ReadOnlyTableAttackTest {
     }
 
     @Test
+    void theSameWriteIntoTheRegistrysPrivateMappingFaultsToo() throws Exception {
+        Path errorFile = dir.resolve("hs_err_twin.log");
+        Forks.Outcome fork = Forks.run(ReadOnlyAttackMain.class, 120,
+                List.of("-XX:ErrorFile=" + errorFile, "-XX:-CreateCoredumpOnCrash"), library.toString(), "twin");
+        String out = fork.output();
+        assertTrue(out.contains("HONEST-CALL 42"), "the table worked before the attack:\n" + out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("TWIN ") && l.endsWith(" ---s")),
+                "the private mapping is inaccessible while no build runs:\n" + out);
+        assertTrue(out.contains("BEFORE-WRITE twin"), out);
+        assertEquals(1, fork.exitCode(), "the fork must die at the write:\n" + out);
+        assertTrue(out.contains("SIGSEGV") && out.contains("write_pointer"), "the fault is the attacker's store:\n" + out);
+        assertFalse(out.contains("WRITE-RETURNED"), out);
+        assertFalse(out.contains(MARKER), "the attacker's function ran:\n" + out);
+    }
+
+    @Test
     void theSameWriteFromAChildProcessFaultsAndNothingReachesTheSharedPages() throws Throwable {
         assertEquals(42L, (long) sharedStoreSeen.invokeExact(), "control: a child's store into shared pages reaches the parent");
         Fixtures.Targets targets = new Fixtures.Targets();

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Where table memory lives (issue 15), read from the kernel's own account ({@code /proc/self/maps}),
  * not from the registry's: read-only tables in {@code r--s} pages of a memfd, mapped a second time
- * {@code rw-s} for the registry alone; writable tables elsewhere; packing; nothing reused or unmapped
- * while the registry is open.
+ * for the registry alone, inaccessible ({@code ---s}) whenever the registry is not writing; writable tables
+ * elsewhere; packing; nothing reused or unmapped while the registry is open.
  */
 class ReadOnlyTableMemoryTest {
     private static final String MEMFD = "/memfd:tabguard-tables";   // the kernel appends " (deleted)": the fd is closed
@@ -69,10 +69,13 @@ class ReadOnlyTableMemoryTest {
             assertEquals("r--s", m.permissions(), m.toString());
             assertTrue(m.name().startsWith(MEMFD), m.toString());
             assertTrue(m.contains(table.payload().address() + table.payload().byteSize() - 1), "header and payload in one mapping");
-            // the registry's writable twin exists (same size, shared), but no address handed out lies in it
-            List<Mapping> twins = mappings().stream().filter(x -> x.name().startsWith(MEMFD) && x.permissions().equals("rw-s")).toList();
+            // the registry's private twin exists (same size, shared), no address handed out lies in it, and with
+            // no build or rotation running it is inaccessible: a native store cannot reach it either
+            List<Mapping> twins = mappings().stream().filter(x -> x.name().startsWith(MEMFD) && x.permissions().equals("---s")).toList();
             assertFalse(twins.isEmpty());
             assertTrue(twins.stream().noneMatch(x -> x.contains(header)));
+            assertTrue(mappings().stream().noneMatch(x -> x.name().startsWith(MEMFD) && x.permissions().startsWith("rw")),
+                    "a write window of the table memory was left open");
 
             Mapping w = mappingOf(writable.payload().address()).orElseThrow();
             assertEquals('w', w.permissions().charAt(1), w.toString());
@@ -101,10 +104,10 @@ class ReadOnlyTableMemoryTest {
                 addresses.add(t.payload().address());
             }
             long readOnlyMapped = memfdBytes("r--s") - before;
-            long writableTwin = memfdBytes("rw-s");
+            long writableTwin = memfdBytes("---s");
             System.out.println("ReadOnlyTableMemoryTest: " + tables + " tables of " + tableBytes + " B = " + tables * tableBytes
                     + " B; mapped read-only " + readOnlyMapped + " B (" + String.format("%.3f", (double) readOnlyMapped / (tables * tableBytes))
-                    + "x), writable twin " + writableTwin + " B");
+                    + "x), private twin (closed) " + writableTwin + " B");
             assertEquals(tables, addresses.size());
             assertTrue(readOnlyMapped <= 2 * tables * tableBytes,
                     readOnlyMapped + " bytes mapped read-only for " + tables + " tables of " + tableBytes + " bytes");

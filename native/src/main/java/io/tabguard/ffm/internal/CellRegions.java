@@ -5,7 +5,10 @@ import java.util.TreeMap;
 
 /**
  * Fixed-size cells (thunks or state cells) packed into regions of one memfd double mapping each
- * ({@code tg_dualmap}): written through the region's writable alias, handed out at its view. A cell is
+ * ({@code tg_dualmap}): written through the region's writable alias, handed out at its view. For code
+ * ({@code closedAlias}), the writable alias is {@code PROT_NONE} except while cells are being written
+ * (between {@link #allocate} and {@link #doneWriting}, counted per region), so a store that found the
+ * alias in {@code /proc/self/maps} faults instead of planting code in the executable view. A cell is
  * never reused: freeing one only counts it, and a region whose every cell has been allocated and freed
  * is retired ({@code tg_dualmap_retire}): its memory goes back to the kernel and its view's addresses
  * stay reserved and inaccessible. A stale pointer into a freed cell therefore reaches what the cell
@@ -22,6 +25,7 @@ final class CellRegions {
         final TabguardLibrary.DualMapping mapping;
         long used;
         long live;
+        int writers;
 
         Region(TabguardLibrary.DualMapping mapping) {
             this.mapping = mapping;
@@ -31,6 +35,7 @@ final class CellRegions {
     private final long cellSize;
     private final long regionSize;
     private final boolean executable;
+    private final boolean closedAlias;
     private final TreeMap<Long, Region> byView = new TreeMap<>();
     private Region current;
     private long retiredRegions;
@@ -47,21 +52,54 @@ final class CellRegions {
         this.cellSize = cellSize;
         this.regionSize = regionSize;
         this.executable = executable;
+        this.closedAlias = executable;
     }
 
+    /** A fresh cell whose writable alias stays open until {@link #doneWriting} is called with it. */
     synchronized Cell allocate() {
         if (current == null || current.used + cellSize > regionSize) {
             Region full = current;
             current = new Region(TabguardLibrary.get().dualMapping(regionSize, executable));
             byView.put(current.mapping.view(), current);
-            if (full != null && full.live == 0) {
+            if (closedAlias) {
+                TabguardLibrary.get().protectWritable(current.mapping, false);
+            }
+            if (full != null && full.live == 0 && full.writers == 0) {
                 retire(full);
             }
         }
         long offset = current.used;
         current.used += cellSize;
         current.live++;
+        if (closedAlias && current.writers++ == 0) {
+            TabguardLibrary.get().protectWritable(current.mapping, true);
+        }
         return new Cell(current.mapping.writable() + offset, current.mapping.view() + offset);
+    }
+
+    /** The cell allocated at {@code view} is written: its region's alias closes once no other cell is being written. */
+    synchronized void doneWriting(long view) {
+        if (!closedAlias) {
+            return;
+        }
+        Region r = regionOf(view);
+        if (r.writers <= 0) {
+            throw new IllegalStateException("cell at 0x" + Long.toHexString(view) + " was not being written");
+        }
+        if (--r.writers == 0) {
+            TabguardLibrary.get().protectWritable(r.mapping, false);
+            if (r.live == 0 && r != current) {
+                retire(r);
+            }
+        }
+    }
+
+    private Region regionOf(long view) {
+        Map.Entry<Long, Region> e = byView.floorEntry(view);
+        if (e == null || view >= e.getKey() + regionSize || (view - e.getKey()) % cellSize != 0) {
+            throw new IllegalArgumentException("no cell at 0x" + Long.toHexString(view));
+        }
+        return e.getValue();
     }
 
     /** Whether {@code view} is the address of a cell of a live region of these. */
@@ -72,16 +110,12 @@ final class CellRegions {
 
     /** Frees the cell at {@code view}; its region retires once every cell of it is allocated and freed. */
     synchronized void free(long view) {
-        Map.Entry<Long, Region> e = byView.floorEntry(view);
-        if (e == null || view >= e.getKey() + regionSize || (view - e.getKey()) % cellSize != 0) {
-            throw new IllegalArgumentException("no cell at 0x" + Long.toHexString(view));
-        }
-        Region r = e.getValue();
+        Region r = regionOf(view);
         if (r.live <= 0) {
             throw new IllegalStateException("cell at 0x" + Long.toHexString(view) + " freed twice");
         }
         r.live--;
-        if (r.live == 0 && r != current) {
+        if (r.live == 0 && r != current && r.writers == 0) {
             retire(r);
         }
     }

@@ -27,6 +27,7 @@ public final class DispatchGate {
 
     private final MemorySegment live;
     private final MemorySegment writable;
+    private final TableMemory.Slab slab;
     /**
      * Per word of the table: the bits the compare checks (0 for a consumer-written word, else all); null
      * when the table has no consumer-written word, so the usual compare pays nothing for the feature.
@@ -55,11 +56,22 @@ public final class DispatchGate {
      */
     public DispatchGate(MemorySegment live, MemorySegment writable, long[] consumerWrittenOffsets, long payloadAddress,
                         long contextAddress, boolean fullCheckEveryCall, boolean failStop, DispatchTracker tracker) {
+        this(live, writable, null, consumerWrittenOffsets, payloadAddress, contextAddress, fullCheckEveryCall, failStop, tracker);
+    }
+
+    /**
+     * @param slab the read-only slab the table is in ({@link TableMemory}), or null for a writable table:
+     *             while the slab is sealed no store can reach the table, and the per-call compare is skipped
+     */
+    public DispatchGate(MemorySegment live, MemorySegment writable, TableMemory.Slab slab, long[] consumerWrittenOffsets,
+                        long payloadAddress, long contextAddress, boolean fullCheckEveryCall, boolean failStop,
+                        DispatchTracker tracker) {
         if (writable.byteSize() != live.byteSize() || live.address() % Long.BYTES != 0 || writable.address() % Long.BYTES != 0) {
             throw new IllegalArgumentException("live and writable views must be the same size and 8-byte aligned");
         }
         this.live = live;
         this.writable = writable;
+        this.slab = slab;
         long[] bits = null;
         for (long offset : consumerWrittenOffsets) {
             if (offset % Long.BYTES != 0 || offset < 0 || offset + Long.BYTES > live.byteSize()) {
@@ -228,7 +240,7 @@ public final class DispatchGate {
                 return refused(slot, s.refusal(), -1, null);   // retired: never enters the tracker
             }
             token = tracker.enter(this);
-            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot) && !tracker.tooDeep(token)) {
+            if (state == TableState.OPEN && !fullCheckEveryCall && unchanged() && !tracker.tooDeep(token)) {
                 return token;
             }
             tracker.exit(token);   // leave before any slow work: a retire never waits for a refusal
@@ -320,7 +332,7 @@ public final class DispatchGate {
         }
         int token = tracker.enter(this);
         try {
-            if (state == TableState.OPEN && !fullCheckEveryCall && liveMatches(snapshot) && !tracker.tooDeep(token)) {
+            if (state == TableState.OPEN && !fullCheckEveryCall && unchanged() && !tracker.tooDeep(token)) {
                 return token;
             }
         } catch (Throwable t) {
@@ -472,6 +484,35 @@ public final class DispatchGate {
         if (l != null) {
             l.drain(out);
         }
+    }
+
+    /**
+     * The fast form of "the live table equals its verified snapshot": true without reading it while its
+     * slab is sealed (no store can reach it without a system call, and it matched when the slab was
+     * sealed), else the word-by-word compare.
+     */
+    private boolean unchanged() {
+        TableMemory.Slab s = slab;
+        return (s != null && s.sealed()) || liveMatches(snapshot);
+    }
+
+    /**
+     * Compares the live table with its snapshot now, and quarantines it (audited) if they differ; called
+     * by {@link TableMemory} when a write window of the table's slab closes.
+     */
+    synchronized void verifyNow() {
+        try {
+            if (state == TableState.OPEN && !liveMatches(snapshot)) {
+                quarantineForTamper(snapshot);
+            }
+        } catch (Throwable t) {
+            setState(TableState.QUARANTINED);   // fail closed
+        }
+    }
+
+    /** The read-only slab the table is in, or null for a writable table. */
+    public TableMemory.Slab slab() {
+        return slab;
     }
 
     private boolean liveMatches(Snapshot s) {

@@ -55,7 +55,12 @@ public final class EntryThunks {
      */
     public static long mint(NativeEntry entry, long target, long refusalBits) {
         CellRegions.Cell cell = NATIVE_THUNKS.allocate();
-        TabguardLibrary.get().writeThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits);
+        try {
+            TabguardLibrary.get().writeThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits);
+        } catch (RuntimeException | Error e) {
+            abandon(NATIVE_THUNKS, cell);
+            throw e;
+        }
         return cell.view();
     }
 
@@ -92,8 +97,13 @@ public final class EntryThunks {
      */
     public static long mintWithContext(NativeEntry entry, long target, long refusalBits, int contextRegister, long context) {
         CellRegions.Cell cell = CONTEXT_THUNKS.allocate();
-        TabguardLibrary.get().writeContextThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits,
-                contextRegister, context);
+        try {
+            TabguardLibrary.get().writeContextThunk(cell.writable(), cell.view(), entry.stateCellView(), target, refusalBits,
+                    contextRegister, context);
+        } catch (RuntimeException | Error e) {
+            abandon(CONTEXT_THUNKS, cell);
+            throw e;
+        }
         return cell.view();
     }
 
@@ -104,8 +114,14 @@ public final class EntryThunks {
      * @return the thunk's address in the read+execute view
      */
     static long mintUpcall(long recordId, int idRegister, long stub) {
-        CellRegions.Cell cell = (idRegister >= SharedUpcalls.VECTOR_REGISTER ? WIDE_UPCALL_THUNKS : UPCALL_THUNKS).allocate();
-        TabguardLibrary.get().writeUpcallThunk(cell.writable(), cell.view(), recordId, idRegister, stub);
+        CellRegions kind = idRegister >= SharedUpcalls.VECTOR_REGISTER ? WIDE_UPCALL_THUNKS : UPCALL_THUNKS;
+        CellRegions.Cell cell = kind.allocate();
+        try {
+            TabguardLibrary.get().writeUpcallThunk(cell.writable(), cell.view(), recordId, idRegister, stub);
+        } catch (RuntimeException | Error e) {
+            abandon(kind, cell);
+            throw e;
+        }
         return cell.view();
     }
 
@@ -115,7 +131,11 @@ public final class EntryThunks {
      */
     static long mintGuardEntry(long stub) {
         CellRegions.Cell cell = GUARD_ENTRIES.allocate();
-        TabguardLibrary.get().writeGuardEntry(cell.writable(), cell.view(), stub);
+        try {
+            TabguardLibrary.get().writeGuardEntry(cell.writable(), cell.view(), stub);
+        } finally {
+            GUARD_ENTRIES.doneWriting(cell.view());
+        }
         publish();
         return cell.view();
     }
@@ -141,6 +161,28 @@ public final class EntryThunks {
     public static int liveRegions() {
         return NATIVE_THUNKS.liveRegions() + CONTEXT_THUNKS.liveRegions() + UPCALL_THUNKS.liveRegions() + WIDE_UPCALL_THUNKS.liveRegions()
                 + STATE_CELLS.liveRegions();
+    }
+
+    /** A cell whose write failed: nothing points to it; close its window and free it. */
+    private static void abandon(CellRegions kind, CellRegions.Cell cell) {
+        kind.doneWriting(cell.view());
+        kind.free(cell.view());
+    }
+
+    /**
+     * The thunk minted at {@code thunk} is written: the writable alias of its region closes
+     * ({@code PROT_NONE}) once no other thunk in it is being written. Every {@code mint*} must be followed
+     * by exactly one call, also when the build fails; until then the alias stays open, so a build calls
+     * this for all its thunks at its end (two {@code mprotect} calls per build, not per thunk).
+     */
+    public static void written(long thunk) {
+        for (CellRegions kind : new CellRegions[] {NATIVE_THUNKS, CONTEXT_THUNKS, UPCALL_THUNKS, WIDE_UPCALL_THUNKS}) {
+            if (kind.owns(thunk)) {
+                kind.doneWriting(thunk);
+                return;
+            }
+        }
+        throw new IllegalArgumentException("no thunk at 0x" + Long.toHexString(thunk));
     }
 
     /** Makes thunks written so far safe to execute on every thread (membarrier SYNC_CORE). */

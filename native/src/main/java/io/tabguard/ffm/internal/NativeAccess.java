@@ -181,6 +181,30 @@ public final class NativeAccess {
         }
     }
 
+    private static final MethodHandle MPROTECT = libc("mprotect", FunctionDescriptor.of(java.lang.foreign.ValueLayout.JAVA_INT,
+            java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_LONG, java.lang.foreign.ValueLayout.JAVA_INT));
+
+    /** {@code PROT_NONE}: a mapping nobody can read or write. */
+    public static final int PROT_NONE = 0;
+
+    /**
+     * {@code mprotect} of a whole mapping {@link #map} made writable ({@link #PROT_READ_WRITE} or
+     * {@link #PROT_NONE}): the registry's writable aliases are inaccessible except while it writes.
+     *
+     * @throws IllegalStateException with errno if the kernel refuses
+     */
+    public static void protect(MemorySegment mapping, int protection) {
+        if (protection != PROT_NONE && protection != PROT_READ_WRITE) {
+            throw new IllegalArgumentException("protection " + protection);
+        }
+        withErrno((errno, a) -> {
+            if ((int) MPROTECT.invokeExact(errno, mapping.address(), mapping.byteSize(), protection) != 0) {
+                throw failure("mprotect", errno);
+            }
+            return null;
+        });
+    }
+
     /** {@code close(fd)} of a descriptor {@link #sharedMemory} returned; its mappings stay. */
     public static void closeFd(int fd) {
         withErrno((errno, a) -> (int) CLOSE.invokeExact(errno, fd));

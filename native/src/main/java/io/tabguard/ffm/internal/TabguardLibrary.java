@@ -255,6 +255,15 @@ public final class TabguardLibrary {
     }
 
     /**
+     * Opens ({@code PROT_READ|PROT_WRITE}) or closes ({@code PROT_NONE}) a dual mapping's writable alias,
+     * which no address handed out points into.
+     */
+    public void protectWritable(DualMapping mapping, boolean writable) {
+        NativeAccess.protect(NativeAccess.view(mapping.writable(), mapping.size()),
+                writable ? NativeAccess.PROT_READ_WRITE : NativeAccess.PROT_NONE);
+    }
+
+    /**
      * {@code tg_dualmap_retire}: unmaps the writable alias and replaces the view by an inaccessible
      * reservation, so its addresses fault and are never handed out again.
      */
