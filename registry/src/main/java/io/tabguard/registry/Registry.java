@@ -730,7 +730,9 @@ public final class Registry implements AutoCloseable {
 
     private TableImpl own(CallbackTable table) {
         TableImpl t = (TableImpl) Objects.requireNonNull(table, "table");
-        if (bySerial.get(t.serial()) != t.built()) {
+        // By the registry that built it, not by bySerial: a released table is no longer there, and is still
+        // this registry's (release is idempotent, revoke of a released table a no-op).
+        if (!t.built().builtBy(context)) {
             throw new IllegalArgumentException("the table belongs to another registry");
         }
         return t;
