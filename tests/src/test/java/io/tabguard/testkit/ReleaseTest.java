@@ -259,11 +259,35 @@ class ReleaseTest {
         assertTrue(end <= baseline + 1, "thunk views grew from " + baseline + " to " + end + " over " + releasedCount + " released tables");
     }
 
+    @Test
+    void releasedNativeTablesGiveBackTheirThunkAndStateCellRegions() throws Throwable {
+        // Native thunks: 4,096 per 512 KiB region; state cells: 2,048 per 64 KiB region. A state cell is
+        // freed only once its table's thunk region retired (the thunk reads it), so both counts stay bounded.
+        CallbackTable first = registry.builder(ONE).bindNative("f", "abs").build();
+        int thunksBefore = thunkViews();
+        int stateBefore = views("r--s", "/memfd:tabguard-state");
+        for (int i = 0; i < 3 * 4096; i++) {
+            CallbackTable t = registry.builder(ONE).bindNative("f", "abs").build();
+            registry.revoke(t);
+            registry.release(t);
+        }
+        int thunksAfter = thunkViews();
+        int stateAfter = views("r--s", "/memfd:tabguard-state");
+        assertTrue(thunksAfter <= thunksBefore + 1, "native thunk views " + thunksBefore + " -> " + thunksAfter);
+        // first's thunk region stays (it is live), and with it the state regions of the tables released in it
+        assertTrue(stateAfter <= stateBefore + 2 + 1, "state views " + stateBefore + " -> " + stateAfter);
+        assertEquals(9, Fixtures.callNative(first.function("f"), -9), "the live table's native slot works throughout");
+    }
+
     /** The read+execute views of Tabguard's thunk regions mapped now. */
     static int thunkViews() throws IOException {
+        return views("r-xs", "/memfd:tabguard-thunks");
+    }
+
+    static int views(String permissions, String name) throws IOException {
         return (int) Files.readAllLines(Path.of("/proc/self/maps")).stream()
                 .map(l -> l.trim().split("\\s+"))
-                .filter(f -> f.length >= 6 && f[1].equals("r-xs") && f[5].startsWith("/memfd:tabguard-thunks"))
+                .filter(f -> f.length >= 6 && f[1].equals(permissions) && f[5].startsWith(name))
                 .count();
     }
 }

@@ -15,6 +15,7 @@ import java.nio.file.Path;
  * "B at 0x...", the permissions of A's page in /proc/self/maps, "calling stale pointer", and, only if
  * the call returned, "stale call returned N". A's target prints "target A ran", B's "target B ran".
  * Mode {@code before}: the same call right after A's release, before any churn (its region still serves).
+ * Mode {@code native}: see {@link #nativeSlot}.
  */
 public final class ReleasedThunkMain {
     private ReleasedThunkMain() {}
@@ -31,6 +32,10 @@ public final class ReleasedThunkMain {
 
     public static void main(String[] args) throws Throwable {
         String mode = args[0];
+        if (mode.equals("native")) {
+            nativeSlot();
+            return;
+        }
         try (Registry registry = Fixtures.open(new Fixtures.Audit())) {
             CallbackTable a = registry.builder(ReleaseTest.ONE).bind("f", target("targetA")).build();
             MemorySegment stale = a.function("f");
@@ -50,9 +55,6 @@ public final class ReleasedThunkMain {
                 b = registry.builder(ReleaseTest.ONE).bind("f", target("targetB")).build();
                 System.out.println("B at 0x" + Long.toHexString(b.function("f").address()));
                 System.out.println("B returned " + Fixtures.callNative(b.function("f"), 1));
-            } else if (mode.equals("native")) {
-                nativeSlot();
-                return;
             } else if (!mode.equals("before")) {
                 throw new IllegalArgumentException(mode);
             }
