@@ -62,6 +62,13 @@ class LlvmEngineChurnForkTest {
         // RSS cannot see the Java heap (fixed and pre-touched); the live set after a full collection can
         assertWithinTenPercent("heap used after GC (bytes)", warm.heapUsed(), end.heapUsed(), out);
         assertTrue(end.thunkViews() <= warm.thunkViews() + 1, "thunk regions grew:\n" + out);
+        // Sharper than 10% of an RSS that is mostly the pre-touched heap: over the second half, less than 2 KB
+        // an engine. What remains by design is each released table's bytes (header and payload, ~100 B seen
+        // through both mappings of the registry's table memory), kept until the registry closes.
+        Measure mid = m.get(ENGINES / 2);
+        assertNotNull(mid, out);
+        long perEngineBytes = (end.rssKb() - mid.rssKb()) * 1024 / (ENGINES - ENGINES / 2);
+        assertTrue(perEngineBytes < 2048, "RSS grew " + perEngineBytes + " B an engine from " + ENGINES / 2 + " to " + ENGINES + ":\n" + out);
     }
 
     private static void assertWithinTenPercent(String what, long warm, long end, String out) {
