@@ -3,6 +3,8 @@ package io.tabguard.testkit;
 import io.tabguard.audit.EventType;
 import io.tabguard.audit.SecurityEvent;
 import io.tabguard.guard.Schema;
+import io.tabguard.guard.TableRejectedException;
+import io.tabguard.guard.Violation;
 import io.tabguard.registry.CallbackTable;
 import io.tabguard.registry.Registry;
 import org.junit.jupiter.api.AfterEach;
@@ -181,6 +183,65 @@ class ReleaseTest {
             Thread.sleep(50);
         }
         return ref.get() == null;
+    }
+
+    @Test
+    void aReleasedTablesPayloadIsForeignToAdopt() throws Throwable {
+        CallbackTable table = oneSlotTable(new CountingTarget(new AtomicLong(), null));
+        table.close();
+        TableRejectedException closed = assertThrows(TableRejectedException.class, () ->
+                registry.adopt(MemorySegment.ofAddress(table.payload().address()), table.payload().byteSize(), ONE));
+        assertEquals(Violation.CLOSED, closed.violation(), "closed but not released: the registry still knows the payload as its own");
+        registry.release(table);
+        TableRejectedException e = assertThrows(TableRejectedException.class, () ->
+                registry.adopt(MemorySegment.ofAddress(table.payload().address()), table.payload().byteSize(), ONE));
+        assertEquals(Violation.UNKNOWN_TABLE, e.violation());
+        assertThrows(TableRejectedException.class, () -> registry.adopt(table.verifiedBytes(), ONE), "nor are its bytes");
+    }
+
+    @Test
+    void aTableReleasedFromInsideItsOwnCallbackReturnsThatCallsResult() throws Throwable {
+        CallbackTable[] self = new CallbackTable[1];
+        AtomicLong runs = new AtomicLong();
+        java.lang.invoke.MethodHandle releasing = java.lang.invoke.MethodHandles.filterReturnValue(
+                Fixtures.virtualHandle(new CountingTarget(runs, null), "f"),
+                java.lang.invoke.MethodHandles.lookup().findStatic(ReleaseTest.class, "closeAndRelease",
+                        java.lang.invoke.MethodType.methodType(int.class, int.class)));
+        RELEASE_FROM_INSIDE.set(() -> {
+            self[0].close();
+            registry.release(self[0]);
+        });
+        try {
+            self[0] = registry.builder(ONE).bind("f", releasing).build();
+            MemorySegment f = self[0].function("f");
+            assertEquals(42, Fixtures.callNative(f, 41), "the call that released its own table returns normally");
+            assertEquals(1, audit.of(self[0], EventType.TABLE_RELEASED).size(), audit.toString());
+            assertEquals(0, Fixtures.callNative(f, 41), "the next one is refused");
+            assertEquals(1, runs.get());
+        } finally {
+            RELEASE_FROM_INSIDE.remove();
+        }
+    }
+
+    private static final ThreadLocal<Runnable> RELEASE_FROM_INSIDE = new ThreadLocal<>();
+
+    static int closeAndRelease(int result) {
+        RELEASE_FROM_INSIDE.get().run();
+        return result;
+    }
+
+    @Test
+    void aReleasedTablesTargetIsUnreachableEvenWhileItsHandleIsHeld() throws Throwable {
+        Object payload = new byte[1024];
+        CallbackTable table = oneSlotTable(new CountingTarget(new AtomicLong(), payload));
+        assertEquals(3, Fixtures.callNative(table.function("f"), 2));
+        WeakReference<Object> captured = new WeakReference<>(payload);
+        payload = null;
+        table.close();
+        registry.release(table);
+        boolean cleared = clearedWithin(captured, 20_000);
+        assertEquals(0, Fixtures.callNative(table.function("f"), 2), "the held handle still hands out the refusing pointer");
+        assertTrue(cleared, "a consumer holding the released CallbackTable keeps its target alive");
     }
 
     @Test
