@@ -31,7 +31,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Lifecycle: {@link #createLlvmMemoryManager} hands the trampolines to LLVM; the engine (or
  * {@code LLVMDisposeMCJITMemoryManager}) calls {@code Destroy} when it is disposed. {@link #close()} the
- * manager only after that: it closes the table and unmaps whatever LLVM did not destroy. The registry
+ * manager only after that: it closes and releases the table and unmaps whatever LLVM did not destroy. The registry
  * must outlive the engine too: closing it frees the trampolines LLVM still holds.
  *
  * <p>Thread-safe as far as its {@link SimpleMemoryManager} is.
@@ -77,6 +77,7 @@ public final class GuardedJitMemoryManager implements AutoCloseable {
     }
 
     private final Arena arena = Arena.ofShared();
+    private final Registry registry;
     private final SimpleMemoryManager memory;
     private final MemorySegment opaque;
     private final CallbackTable table;
@@ -89,7 +90,7 @@ public final class GuardedJitMemoryManager implements AutoCloseable {
 
     /** {@code memory} behind a table built in {@code registry}, with a fresh Opaque as its registered context. */
     public GuardedJitMemoryManager(Registry registry, SimpleMemoryManager memory) {
-        Objects.requireNonNull(registry, "registry");
+        this.registry = Objects.requireNonNull(registry, "registry");
         this.memory = Objects.requireNonNull(memory, "memory");
         try {
             opaque = arena.allocate(JAVA_LONG);   // an identity token: LLVM passes it back, nobody reads it
@@ -134,8 +135,12 @@ public final class GuardedJitMemoryManager implements AutoCloseable {
     }
 
     /**
-     * Closes the table (its trampolines refuse from now on) and unmaps whatever LLVM did not destroy.
-     * Call only after the engine that used it was disposed.
+     * Closes the table and {@link Registry#release releases} it (its thunks, slot records and the
+     * memory manager they reach are given back, so a process that creates and disposes engines by the
+     * thousand stays flat), then unmaps whatever LLVM did not destroy. Call only after the engine that
+     * used it was disposed ({@code LLVMDisposeExecutionEngine} has returned, so LLVM has called
+     * {@code Destroy} and holds none of the four pointers): a call through a released pointer may fault.
+     * If the registry was closed first, it already gave everything back and there is nothing to release.
      */
     @Override
     public void close() {
@@ -143,6 +148,11 @@ public final class GuardedJitMemoryManager implements AutoCloseable {
             return;
         }
         table.close();
+        try {
+            registry.release(table);
+        } catch (IllegalStateException registryClosed) {
+            // the table is closed, so only a closed registry refuses; its close freed the table's thunks
+        }
         if (memory instanceof JitMemory jm) {
             jm.release();
         }

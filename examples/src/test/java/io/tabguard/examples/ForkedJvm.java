@@ -27,6 +27,12 @@ final class ForkedJvm {
      */
     static Result run(Path directory, List<String> extraJvmOptions, String mainClass, String... args)
             throws IOException, InterruptedException {
+        return run(60, directory, extraJvmOptions, mainClass, args);
+    }
+
+    /** {@link #run(Path, List, String, String...)} that fails the test if the fork runs past {@code timeoutSeconds}. */
+    static Result run(long timeoutSeconds, Path directory, List<String> extraJvmOptions, String mainClass, String... args)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(jvmArguments());
@@ -47,7 +53,7 @@ final class ForkedJvm {
                 // the process is gone
             }
         });
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             fail("the forked JVM did not finish: " + command);
         }

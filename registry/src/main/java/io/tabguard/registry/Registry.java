@@ -447,8 +447,9 @@ public final class Registry implements AutoCloseable {
 
     /**
      * Gives back what a closed or revoked table holds besides its table memory: the entry thunks of its
-     * slots, the state cell of its native slots' thunks and its Java slots' records (their targets
-     * become unreachable), and forgets the table: it is no longer one of the registry's tables, nor
+     * slots, the state cell of its native slots' thunks (once the pages of those thunks have been given
+     * back: the thunks read it) and its Java slots' records (their targets become unreachable), and
+     * forgets the table: it is no longer one of the registry's tables, nor
      * is it re-signed by {@link #rotateKey()}; {@link #adopt(MemorySegment, long, Schema)} refuses its
      * payload as foreign. Its table memory stays mapped, read-only and refusing until the registry
      * closes, so its payload address is never another table's. Counts not yet audited are audited first;
@@ -817,7 +818,9 @@ public final class Registry implements AutoCloseable {
 
     private TableImpl own(CallbackTable table) {
         TableImpl t = (TableImpl) Objects.requireNonNull(table, "table");
-        if (bySerial.get(t.serial()) != t.built()) {
+        // By the registry that built it, not by bySerial: a released table is no longer there, and is still
+        // this registry's (release is idempotent, revoke of a released table a no-op).
+        if (!t.built().builtBy(context)) {
             throw new IllegalArgumentException("the table belongs to another registry");
         }
         return t;

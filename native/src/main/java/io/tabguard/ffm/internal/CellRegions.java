@@ -26,6 +26,8 @@ final class CellRegions {
         long used;
         long live;
         int writers;
+        /** Run when the region retires (see {@link #freeAll}). */
+        java.util.List<Runnable> onRetire;
 
         Region(TabguardLibrary.DualMapping mapping) {
             this.mapping = mapping;
@@ -120,10 +122,48 @@ final class CellRegions {
         }
     }
 
+    /**
+     * Frees the cells at {@code views} and runs {@code afterRetired} once every region that held one of
+     * them has retired (at once if {@code views} is empty). For what the cells point into and must outlive
+     * them: a native thunk reads its table's state cell, so the cell is freed only when no call can reach
+     * one of the table's thunks any more. {@code afterRetired} runs under this object's lock; it must not
+     * call back into this object.
+     */
+    synchronized void freeAll(long[] views, Runnable afterRetired) {
+        java.util.Set<Region> regions = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (long view : views) {
+            regions.add(regionOf(view));
+        }
+        if (regions.isEmpty()) {
+            afterRetired.run();
+            return;
+        }
+        int[] pending = {regions.size()};
+        Runnable countDown = () -> {
+            if (--pending[0] == 0) {
+                afterRetired.run();
+            }
+        };
+        for (Region r : regions) {
+            if (r.onRetire == null) {
+                r.onRetire = new java.util.ArrayList<>();
+            }
+            r.onRetire.add(countDown);
+        }
+        for (long view : views) {
+            free(view);
+        }
+    }
+
     private void retire(Region r) {
         byView.remove(r.mapping.view());
         TabguardLibrary.get().retire(r.mapping);
         retiredRegions++;
+        java.util.List<Runnable> actions = r.onRetire;
+        r.onRetire = null;
+        if (actions != null) {
+            actions.forEach(Runnable::run);
+        }
     }
 
     /** Regions mapped now (each {@code regionSize} bytes of memory), for footprint tests. */

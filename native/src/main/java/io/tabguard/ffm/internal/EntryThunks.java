@@ -148,13 +148,23 @@ public final class EntryThunks {
     /**
      * Frees a released table's native-slot thunks and its state cell. The state word must already
      * refuse (the table left OPEN): until their region retires, a stale call through one of the thunks is
-     * refused (and counted where nobody reads it); after, it faults.
+     * refused (and counted where nobody reads it); after, it faults. The state cell is freed only once
+     * every region holding one of the table's thunks has retired: a thunk reads it on every call, and
+     * freed first its region could retire while the thunk's page still serves other tables, turning a
+     * stale call that should be refused into a fault.
      */
     public static void release(NativeEntry entry, long[] thunks) {
-        for (long t : thunks) {
-            (CONTEXT_THUNKS.owns(t) ? CONTEXT_THUNKS : NATIVE_THUNKS).free(t);
-        }
-        STATE_CELLS.free(entry.stateCellView());
+        long stateCell = entry.stateCellView();
+        long[] plain = java.util.Arrays.stream(thunks).filter(t -> !CONTEXT_THUNKS.owns(t)).toArray();
+        long[] checkingContext = java.util.Arrays.stream(thunks).filter(CONTEXT_THUNKS::owns).toArray();
+        java.util.concurrent.atomic.AtomicInteger kindsPending = new java.util.concurrent.atomic.AtomicInteger(2);
+        Runnable whenBothRetired = () -> {
+            if (kindsPending.decrementAndGet() == 0) {
+                STATE_CELLS.free(stateCell);
+            }
+        };
+        NATIVE_THUNKS.freeAll(plain, whenBothRetired);
+        CONTEXT_THUNKS.freeAll(checkingContext, whenBothRetired);
     }
 
     /** Regions (of all kinds) mapped now, for footprint tests. */

@@ -87,6 +87,11 @@ public final class TableImpl implements CallbackTable, GateOwner {
         return new TableImpl(b, expected, Math.min(b.minor, expected.minor()));
     }
 
+    /** Whether the registry whose context is {@code registry} built this table (released or not). */
+    public boolean builtBy(RegistryContext registry) {
+        return this.registry == registry;
+    }
+
     /** The table the registry built (this one, unless this is a view). */
     public TableImpl built() {
         return built;
