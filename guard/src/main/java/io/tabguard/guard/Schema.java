@@ -294,6 +294,8 @@ public final class Schema {
     private final long[] layoutIds;
     /** {@link #layoutDescription(int)} at {@link #minor}: what equality compares. */
     private final String ownLayout;
+    /** The slots from each of {@link #layoutMinors} on: every table of a minor shares one list. */
+    private final List<List<Slot>> slotsFromLayoutMinor;
 
     private Schema(String name, int major, int minor, List<Member> members) {
         this.name = name;
@@ -308,6 +310,7 @@ public final class Schema {
             layoutIds[i] = hash(layoutDescription(layoutMinors[i]));
         }
         this.ownLayout = layoutDescription(minor);
+        this.slotsFromLayoutMinor = slotLists();
     }
 
     /** {@code from} at an older minor: its minor-0 members, so its id, and its layout ids up to {@code atMinor} are reused, not rehashed. */
@@ -325,6 +328,16 @@ public final class Schema {
         this.layoutMinors = java.util.Arrays.copyOf(from.layoutMinors, known);
         this.layoutIds = java.util.Arrays.copyOf(from.layoutIds, known);
         this.ownLayout = layoutDescription(atMinor);
+        this.slotsFromLayoutMinor = slotLists();
+    }
+
+    private List<List<Slot>> slotLists() {
+        List<List<Slot>> lists = new java.util.ArrayList<>();
+        for (int since : layoutMinors) {
+            lists.add(members.stream().filter(m -> m.sinceMinor() <= since)
+                    .filter(Slot.class::isInstance).map(Slot.class::cast).toList());
+        }
+        return List.copyOf(lists);
     }
 
     /**
@@ -471,6 +484,24 @@ public final class Schema {
      */
     public List<Slot> slots() {
         return members.stream().filter(Slot.class::isInstance).map(Slot.class::cast).toList();
+    }
+
+    /**
+     * The slots a table of the given minor has, in layout order: the same list on every call, so the
+     * tables of a schema share it.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return an immutable list
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
+    public List<Slot> slots(int atMinor) {
+        checkMinor(atMinor);
+        for (int k = layoutMinors.length - 1; k >= 0; k--) {
+            if (layoutMinors[k] <= atMinor) {
+                return slotsFromLayoutMinor.get(k);
+            }
+        }
+        return List.of();
     }
 
     /**

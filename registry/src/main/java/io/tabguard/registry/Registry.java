@@ -593,57 +593,65 @@ public final class Registry implements AutoCloseable {
                 writeAggregate(payload, a, bytes);
             }
         }
-        long[] expected = new long[slots.size()];
-        long[] sharedIds = new long[slots.size()];
-        int sharedCount = 0;
+        // One record for the table's Java slots (their entry thunks carry its id), reserved before the first one.
+        SharedUpcalls.TableEntries shared = bindings.values().stream().anyMatch(TableBuilder.Binding.Java.class::isInstance)
+                ? SharedUpcalls.forTable(gate, slots.size()) : null;
         // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
         NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
                 ? EntryThunks.newEntry() : null;
-        for (int i = 0; i < slots.size(); i++) {
-            Schema.Slot s = slots.get(i);
-            TableBuilder.Binding b = bindings.get(s.name());
-            long pointer = switch (b) {
-                case null -> 0L;
-                case TableBuilder.Binding.Native n ->
-                        EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
-                case TableBuilder.Binding.Java j -> {
-                    Trampolines.ContextCheck check = switch (s.contextBinding()) {
-                        case NONE -> Trampolines.ContextCheck.NONE;
-                        case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
-                        case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
-                        case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
-                    };
-                    // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
-                    // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
-                    SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
-                            refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                    if (shared != null) {
-                        sharedIds[sharedCount++] = shared.recordId();
-                        yield shared.address();
+        try {
+            for (int i = 0; i < slots.size(); i++) {
+                Schema.Slot s = slots.get(i);
+                TableBuilder.Binding b = bindings.get(s.name());
+                long pointer = switch (b) {
+                    case null -> 0L;
+                    case TableBuilder.Binding.Native n ->
+                            EntryThunks.mint(entry, n.function().address(), EntryThunks.refusalBits(refusals.get(s.name())));
+                    case TableBuilder.Binding.Java j -> {
+                        Trampolines.ContextCheck check = switch (s.contextBinding()) {
+                            case NONE -> Trampolines.ContextCheck.NONE;
+                            case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
+                            case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
+                            case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
+                        };
+                        // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
+                        // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
+                        long thunk = SharedUpcalls.entry(shared, i, s.descriptor(), j.target(),
+                                refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                        if (thunk != 0) {
+                            yield thunk;
+                        }
+                        MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
+                                refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                        yield Trampolines.mint(guarded, s.descriptor(), arena).address();
                     }
-                    MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
-                            refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                    yield Trampolines.mint(guarded, s.descriptor(), arena).address();
-                }
-            };
-            expected[i] = pointer;
-            payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+                };
+                payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+            }
+        } catch (RuntimeException | Error e) {
+            if (shared != null) {
+                SharedUpcalls.abandon(shared);   // none of its thunks was handed out
+            }
+            throw e;
         }
-        if (entry != null || sharedCount > 0) {
+        boolean sharedEntries = shared != null && !shared.isEmpty();
+        if (sharedEntries) {
+            gate.attachSharedEntries(SharedUpcalls.publish(shared));
+        } else if (shared != null) {
+            SharedUpcalls.abandon(shared);
+        }
+        if (entry != null || sharedEntries) {
             EntryThunks.publish();
         }
         if (entry != null) {
             gate.attachNativeEntry(entry);
-        }
-        if (sharedCount > 0) {
-            gate.attachSharedEntries(java.util.Arrays.copyOf(sharedIds, sharedCount));
         }
 
         stampingLock.readLock().lock();
         try {
             ensureOpen();
             long serial = serials.getAndIncrement();
-            TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
+            TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate);
             gate.bindOwner(table);
             byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
             gate.seal(stamped);
