@@ -61,6 +61,7 @@ class MillionTablesForkTest {
         String output = o.output();
         assertEquals(0, o.exitCode(), "the fork did not exit normally:\n" + output);
         assertEquals("closed", o.lines().getLast(), output);
+        assertTrue(o.lines().contains("vm options: []"), "the fork must run with the JVM's defaults:\n" + output);
         Matcher m = Pattern.compile("result (.*)").matcher(output);
         assertTrue(m.find(), output);
         System.out.println(m.group(0));

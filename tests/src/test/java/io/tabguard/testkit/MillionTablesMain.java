@@ -183,7 +183,17 @@ public final class MillionTablesMain {
             System.out.println("after:  " + after);
         }
         System.out.println(result);
+        System.out.println("vm options: " + vmOptions());
         System.out.println("closed");
+    }
+
+    /** The -X and -XX options this JVM was started with (the test wants none: default heap, code cache, compilers). */
+    static java.util.List<String> vmOptions() throws ReflectiveOperationException {
+        Object bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getRuntimeMXBean").invoke(null);
+        @SuppressWarnings("unchecked")
+        java.util.List<String> args = (java.util.List<String>) Class.forName("java.lang.management.RuntimeMXBean")
+                .getMethod("getInputArguments").invoke(bean);
+        return args.stream().filter(a -> a.startsWith("-X")).toList();
     }
 
     /**
