@@ -21,8 +21,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@code tg_upcall_thunk.c}) that loads the slot's {@link SlotRecords record id} into the register
  * that trailing argument arrives in and jumps to the stub; the stub's Java side resolves the id and
  * runs the shape's {@link Trampolines trampoline template} with the slot's gate, target and refusal.
- * A slot therefore costs a thunk cell and a record instead of ~6 KB of code cache, and the code that
- * runs is the same, hot, for every slot of a shape.
+ * A slot therefore costs a thunk cell and four references in its table's one record instead of ~6 KB
+ * of code cache, and the code that runs is the same, hot, for every slot of a shape.
  *
  * <p>Only shapes whose every argument travels in a register, with an integer register left for the
  * id, are carried ({@link #freeRegister}); the others (struct by value, more than five integer or
