@@ -294,6 +294,11 @@ public final class Schema {
     private final long[] layoutIds;
     /** {@link #layoutDescription(int)} at {@link #minor}: what equality compares. */
     private final String ownLayout;
+    /** The members and the slots from each of {@link #layoutMinors} on: every table of a minor shares one list. */
+    private final List<List<Member>> membersFromLayoutMinor;
+    private final List<List<Slot>> slotsFromLayoutMinor;
+    /** Members by name: builders look each slot up by name, a million tables eight times each. */
+    private final Map<String, Member> byName;
 
     private Schema(String name, int major, int minor, List<Member> members) {
         this.name = name;
@@ -303,6 +308,9 @@ public final class Schema {
         this.canonicalDescription = describe(name, major, this.members);
         this.id = hash(canonicalDescription);
         this.layoutMinors = this.members.stream().mapToInt(Member::sinceMinor).distinct().sorted().toArray();
+        this.membersFromLayoutMinor = memberLists();   // before the layout descriptions, which read members(minor)
+        this.slotsFromLayoutMinor = slotLists();
+        this.byName = byName(this.members);
         this.layoutIds = new long[layoutMinors.length];
         for (int i = 0; i < layoutMinors.length; i++) {
             layoutIds[i] = hash(layoutDescription(layoutMinors[i]));
@@ -324,7 +332,45 @@ public final class Schema {
         }
         this.layoutMinors = java.util.Arrays.copyOf(from.layoutMinors, known);
         this.layoutIds = java.util.Arrays.copyOf(from.layoutIds, known);
+        this.membersFromLayoutMinor = memberLists();
+        this.slotsFromLayoutMinor = slotLists();
+        this.byName = byName(this.members);
         this.ownLayout = layoutDescription(atMinor);
+    }
+
+    private List<List<Member>> memberLists() {
+        List<List<Member>> lists = new java.util.ArrayList<>();
+        for (int since : layoutMinors) {
+            lists.add(members.stream().filter(m -> m.sinceMinor() <= since).toList());
+        }
+        return List.copyOf(lists);
+    }
+
+    private static Map<String, Member> byName(List<Member> members) {
+        Map<String, Member> m = new java.util.HashMap<>();
+        for (Member member : members) {
+            m.putIfAbsent(member.name(), member);   // the first of a name, as the search it replaces found
+        }
+        return Map.copyOf(m);
+    }
+
+    /** The index into {@link #layoutMinors} of the last layout minor at or before {@code atMinor}, or -1. */
+    private int layoutIndex(int atMinor) {
+        for (int k = layoutMinors.length - 1; k >= 0; k--) {
+            if (layoutMinors[k] <= atMinor) {
+                return k;
+            }
+        }
+        return -1;
+    }
+
+    private List<List<Slot>> slotLists() {
+        List<List<Slot>> lists = new java.util.ArrayList<>();
+        for (int since : layoutMinors) {
+            lists.add(members.stream().filter(m -> m.sinceMinor() <= since)
+                    .filter(Slot.class::isInstance).map(Slot.class::cast).toList());
+        }
+        return List.copyOf(lists);
     }
 
     /**
@@ -461,7 +507,8 @@ public final class Schema {
      */
     public List<Member> members(int atMinor) {
         checkMinor(atMinor);
-        return members.stream().filter(m -> m.sinceMinor() <= atMinor).toList();
+        int k = layoutIndex(atMinor);
+        return k < 0 ? List.of() : membersFromLayoutMinor.get(k);
     }
 
     /**
@@ -471,6 +518,20 @@ public final class Schema {
      */
     public List<Slot> slots() {
         return members.stream().filter(Slot.class::isInstance).map(Slot.class::cast).toList();
+    }
+
+    /**
+     * The slots a table of the given minor has, in layout order: the same list on every call, so the
+     * tables of a schema share it.
+     *
+     * @param atMinor a minor from 0 to {@link #minor()}
+     * @return an immutable list
+     * @throws IllegalArgumentException if the schema has no such minor
+     */
+    public List<Slot> slots(int atMinor) {
+        checkMinor(atMinor);
+        int k = layoutIndex(atMinor);
+        return k < 0 ? List.of() : slotsFromLayoutMinor.get(k);
     }
 
     /**
@@ -491,7 +552,7 @@ public final class Schema {
      * @return the member, or empty if the schema has none of that name
      */
     public Optional<Member> member(String memberName) {
-        return members.stream().filter(m -> m.name().equals(memberName)).findFirst();
+        return Optional.ofNullable(byName.get(memberName));
     }
 
     /**

@@ -77,11 +77,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *     cookie stream, an LLVM engine, a plugin — before the registry; {@code close()} cannot know them.</li>
  * <li><b>Table size</b>: a table, its 128-byte header included, is at most
  *     {@link io.tabguard.guard.AbiV1#MAX_TABLE_SIZE} (64 KiB); the schema builder refuses a larger payload.</li>
- * <li><b>Code cache</b>: a Java-bound slot is a 32-byte entry thunk (64 bytes for six integer-class
- *     arguments) into one FFM upcall stub per function shape, shared by every registry of the process, so
- *     the code cache does not grow with tables. A shape no thunk can carry (a struct by value; six or more
- *     integer-class arguments together with eight or more floating-point ones) gets an
- *     upcall stub per slot (~6 KB of code cache), freed only when the registry closes.</li>
+ * <li><b>Many tables</b>: a Java-bound slot is a 32-byte entry thunk (64 bytes for six integer-class
+ *     arguments) into the one FFM upcall stub of its function shape (minted once per process), so the code
+ *     cache does not grow with tables: a million live 8-slot tables fit a JVM with default flags, at about
+ *     0.8 KB of heap and 0.6 KB of native memory each (the tests' MillionTablesForkTest). A shape no thunk
+ *     can carry (a struct by value; six or more integer-class arguments together with eight or more
+ *     floating-point ones) gets an upcall stub per slot (~6 KB of code cache), freed only when the
+ *     registry closes.</li>
  * <li><b>Stack</b>: a call into a Java slot made with 160 KiB of stack or less left is refused (it
  *     returns zero, see {@link #auditNativeRefusals()}), because the JVM cannot enter an upcall that low.</li>
  * <li><b>Refusal cost</b>: a refusal is the slow path. A refused call takes the table's lock (refusals of
@@ -683,11 +685,13 @@ public final class Registry implements AutoCloseable {
             }
         }
         long[] expected = new long[slots.size()];
-        long[] sharedIds = new long[slots.size()];
-        java.util.Arrays.fill(sharedIds, -1L);
-        boolean anyShared = false;
+        boolean[] sharedThunk = new boolean[slots.size()];
         long[] nativeThunks = new long[slots.size()];
         int nativeCount = 0;
+        // One record for the table's Java slots (their entry thunks carry its id), reserved before the first one.
+        SharedUpcalls.TableEntries shared = bindings.values().stream().anyMatch(TableBuilder.Binding.Java.class::isInstance)
+                ? SharedUpcalls.forTable(gate, slots.size()) : null;
+        boolean published = false;
         // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
         NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
                 ? EntryThunks.newEntry() : null;
@@ -720,13 +724,12 @@ public final class Registry implements AutoCloseable {
                             case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
                         };
                         // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
-                        // for shapes a thunk cannot carry (SharedUpcalls.freeRegister).
-                        SharedUpcalls.Entry shared = SharedUpcalls.entry(gate, i, s.descriptor(), j.target(),
+                        // for shapes a thunk cannot carry (SharedUpcalls.idRegister).
+                        long thunk = SharedUpcalls.entry(shared, i, s.descriptor(), j.target(),
                                 refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                        if (shared != null) {
-                            sharedIds[i] = shared.recordId();
-                            anyShared = true;
-                            yield shared.address();
+                        if (thunk != 0) {
+                            sharedThunk[i] = true;
+                            yield thunk;
                         }
                         MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
                                 refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
@@ -736,21 +739,23 @@ public final class Registry implements AutoCloseable {
                 expected[i] = pointer;
                 payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
             }
-            if (entry != null || anyShared) {
+            boolean sharedEntries = shared != null && !shared.isEmpty();
+            if (sharedEntries) {
+                gate.attachSharedEntries(SharedUpcalls.publish(shared));
+                published = true;
+            }
+            if (entry != null || sharedEntries) {
                 EntryThunks.publish();
             }
             if (entry != null) {
                 gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
-            }
-            if (anyShared) {
-                gate.attachSharedEntries(sharedIds);
             }
 
             stampingLock.readLock().lock();
             try {
                 ensureOpen();
                 long serial = serials.getAndIncrement();
-                TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate, expected);
+                TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate);
                 gate.bindOwner(table);
                 byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
                 gate.seal(stamped);
@@ -768,31 +773,26 @@ public final class Registry implements AutoCloseable {
             for (int i = 0; i < nativeCount; i++) {
                 EntryThunks.written(nativeThunks[i]);
             }
-            for (int i = 0; i < sharedIds.length; i++) {
-                if (sharedIds[i] != -1 && expected[i] != 0) {
+            for (int i = 0; i < expected.length; i++) {
+                if (sharedThunk[i]) {
                     EntryThunks.written(expected[i]);
                 }
             }
             if (!sealed) {
                 // A build that failed (or lost a race with close()) hands out no pointer: give back what
-                // it registered, so its records and thunks do not stay for the life of the process.
-                releaseUnsealed(sharedIds, expected, entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
-            }
-        }
-    }
-
-    private static void releaseUnsealed(long[] sharedIds, long[] slotPointers, NativeEntry entry, long[] nativeThunks) {
-        for (int i = 0; i < sharedIds.length; i++) {
-            if (sharedIds[i] != -1) {
-                if (slotPointers[i] != 0) {
-                    SharedUpcalls.releaseAndFree(sharedIds[i], slotPointers[i]);
-                } else {
-                    SharedUpcalls.release(sharedIds[i]);
+                // it registered, so its record and thunks do not stay for the life of the process.
+                if (shared != null && published) {
+                    gate.releaseSharedEntries(expected);
+                } else if (shared != null) {
+                    SharedUpcalls.freeAbandoned(shared, expected);
+                    SharedUpcalls.abandon(shared);
                 }
+                if (entry != null) {
+                    EntryThunks.release(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
+                }
+            } else if (shared != null && !published) {
+                SharedUpcalls.abandon(shared);   // no Java slot got a shared entry
             }
-        }
-        if (entry != null) {
-            EntryThunks.release(entry, nativeThunks);
         }
     }
 

@@ -27,9 +27,29 @@ final class Forks {
 
     /** {@link #run(Class, long, String...)} with extra JVM options (e.g. where a crash writes its hs_err file). */
     static Outcome run(Class<?> main, long timeoutSeconds, List<String> jvmOptions, String... args) throws IOException, InterruptedException {
+        return run(main, timeoutSeconds, jvmArguments(), jvmOptions, args);
+    }
+
+    /**
+     * {@link #run(Class, long, List, String...)} with the JVM's default compilers: without the
+     * {@code -XX:TieredStopAtLevel=1} the other forks start with, which also shrinks the code cache from
+     * the default 240 MB (segmented) to 48 MB. For forks that measure what a default JVM can hold.
+     */
+    static Outcome runWithDefaultJvmFlags(Class<?> main, long timeoutSeconds, List<String> jvmOptions, String... args)
+            throws IOException, InterruptedException {
+        List<String> launch = new ArrayList<>(jvmArguments());
+        launch.remove(QUICK_JIT);
+        return run(main, timeoutSeconds, launch, jvmOptions, args);
+    }
+
+    /** What every other fork starts with: the C1 compiler only. */
+    private static final String QUICK_JIT = "-XX:TieredStopAtLevel=1";
+
+    private static Outcome run(Class<?> main, long timeoutSeconds, List<String> launch, List<String> jvmOptions, String... args)
+            throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        command.addAll(jvmArguments());
+        command.addAll(launch);
         command.addAll(jvmOptions);
         command.add("-m");
         command.add("io.tabguard.testkit/" + main.getName());
@@ -94,7 +114,7 @@ final class Forks {
             kept.add("-cp");
             kept.add(classPath);
         }
-        kept.add("-XX:TieredStopAtLevel=1");
+        kept.add(QUICK_JIT);
         return kept;
     }
 }

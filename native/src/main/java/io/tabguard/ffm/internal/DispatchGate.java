@@ -17,12 +17,6 @@ import java.lang.foreign.ValueLayout;
  */
 public final class DispatchGate {
 
-    /**
-     * The verified bytes, also as little-endian words: the per-call compare reads 8 bytes at a time.
-     * Consumer-written words are zero here (as the checksum and signature count them).
-     */
-    private record Snapshot(byte[] bytes, MemorySegment segment, long[] words) {}
-
     private static final java.lang.invoke.VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
     private final MemorySegment live;
@@ -40,7 +34,13 @@ public final class DispatchGate {
     private final DispatchTracker tracker;
     private volatile GateOwner owner;
     private volatile TableState state = TableState.CLOSED;   // until sealed
-    private volatile Snapshot snapshot;
+    /**
+     * The verified bytes, never handed out (copies are); the per-call compare reads them 8 bytes at a time
+     * through {@link #WORD_IN_NATIVE_ORDER}. One array per table and nothing else: a million tables each
+     * kept it twice (bytes and words) plus a heap segment, ~300 B a table. Consumer-written words are zero
+     * here (as the checksum and signature count them). Replaced whole, never written after publication.
+     */
+    private volatile byte[] snapshot;
     private volatile NativeEntry nativeEntry;   // the state word C callers' entry thunks read, if any
 
     /**
@@ -129,11 +129,11 @@ public final class DispatchGate {
     }
 
     /**
-     * Gives the gate the record ids of its Java slots' shared-stub entries ({@link SharedUpcalls}), by
-     * slot, -1 for a slot without one; released with {@link #releaseSharedEntries}. Set once, before {@link #seal}.
+     * Gives the gate the id of its table's shared-stub entries ({@link SharedUpcalls#publish}), to
+     * release with {@link #releaseSharedEntries}. Set once, before {@link #seal}.
      */
-    public void attachSharedEntries(long[] recordIdsBySlot) {
-        this.sharedEntryIds = recordIdsBySlot.clone();
+    public void attachSharedEntries(long tableId) {
+        this.sharedEntriesId = tableId;
     }
 
     /**
@@ -145,24 +145,20 @@ public final class DispatchGate {
      *                     null to keep the thunks (a registry close: a late call is then refused, never a fault)
      */
     public void releaseSharedEntries(long[] thunksBySlot) {
-        long[] ids = sharedEntryIds;
-        sharedEntryIds = null;
-        if (ids == null) {
-            return;
-        }
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] == -1) {
-                continue;
-            }
+        long id = sharedEntriesId;
+        sharedEntriesId = NO_SHARED_ENTRIES;
+        if (id != NO_SHARED_ENTRIES) {
             if (thunksBySlot != null) {
-                SharedUpcalls.releaseAndFree(ids[i], thunksBySlot[i]);
+                SharedUpcalls.releaseAndFree(id, thunksBySlot);
             } else {
-                SharedUpcalls.release(ids[i]);
+                SharedUpcalls.release(id);
             }
         }
     }
 
-    private volatile long[] sharedEntryIds;
+    /** Never a table's id (those name slot 0). */
+    private static final long NO_SHARED_ENTRIES = -1;
+    private volatile long sharedEntriesId = NO_SHARED_ENTRIES;
 
     /** The table's native entry, or null if no slot has a thunk. */
     public NativeEntry nativeEntry() {
@@ -186,14 +182,13 @@ public final class DispatchGate {
         setState(TableState.OPEN);
     }
 
-    private static Snapshot snapshotOf(byte[] bytes) {
-        byte[] copy = bytes.clone();
-        MemorySegment segment = MemorySegment.ofArray(copy);
-        long[] words = new long[copy.length / Long.BYTES];
-        for (int i = 0; i < words.length; i++) {
-            words[i] = segment.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES);
-        }
-        return new Snapshot(copy, segment, words);
+    private static byte[] snapshotOf(byte[] bytes) {
+        return bytes.clone();
+    }
+
+    /** Word {@code i} of a snapshot, in native byte order as the live table's words are read. */
+    private static long word(byte[] snapshot, int i) {
+        return (long) WORD_IN_NATIVE_ORDER.get(snapshot, i * Long.BYTES);
     }
 
     public TableState state() {
@@ -202,12 +197,12 @@ public final class DispatchGate {
 
     /** A copy of the verified snapshot. */
     public byte[] snapshotBytes() {
-        return snapshot.bytes().clone();
+        return snapshot.clone();
     }
 
     /** The pointer-sized value at {@code tableOffset} of the verified snapshot (never of the live table). */
     public long snapshotWord(long tableOffset) {
-        return snapshot.segment().get(ValueLayout.JAVA_LONG_UNALIGNED, tableOffset);
+        return (long) WORD_IN_NATIVE_ORDER.get(snapshot, Math.toIntExact(tableOffset));
     }
 
     /** The class of the last target throw, for the summary's detail; null if none. */
@@ -515,21 +510,20 @@ public final class DispatchGate {
         return slab;
     }
 
-    private boolean liveMatches(Snapshot s) {
-        long[] words = s.words();
+    private boolean liveMatches(byte[] bytes) {
+        int words = bytes.length / Long.BYTES;
         long[] compared = comparedBits;
         long difference = 0;
         if (compared == null) {
-            for (int i = 0; i < words.length; i++) {
-                difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i];
+            for (int i = 0; i < words; i++) {
+                difference |= live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ word(bytes, i);
             }
         } else {
-            for (int i = 0; i < words.length; i++) {
-                difference |= (live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ words[i]) & compared[i];
+            for (int i = 0; i < words; i++) {
+                difference |= (live.get(ValueLayout.JAVA_LONG_UNALIGNED, (long) i * Long.BYTES) ^ word(bytes, i)) & compared[i];
             }
         }
-        byte[] bytes = s.bytes();
-        for (int i = words.length * Long.BYTES; i < bytes.length; i++) {
+        for (int i = words * Long.BYTES; i < bytes.length; i++) {
             difference |= live.get(ValueLayout.JAVA_BYTE, i) ^ bytes[i];
         }
         return difference == 0;
@@ -580,7 +574,7 @@ public final class DispatchGate {
     }
 
     private long firstDifference(byte[] liveCopy) {
-        return firstDifference(liveCopy, snapshot.bytes());
+        return firstDifference(liveCopy, snapshot);
     }
 
     /** The first offset where {@code liveCopy} and {@code verified} differ outside consumer-written words, or -1. */
@@ -649,17 +643,17 @@ public final class DispatchGate {
         if (state == TableState.OPEN && !liveMatches(snapshot)) {
             quarantineForTamper(snapshot);
         }
-        Snapshot before = snapshot;
-        byte[] resigned = resign.apply(before.bytes().clone());
-        if (resigned.length != before.bytes().length) {
+        byte[] before = snapshot;
+        byte[] resigned = resign.apply(before.clone());
+        if (resigned.length != before.length) {
             throw new IllegalArgumentException("re-signing changed the table's size");
         }
         for (int i = resigned.length / Long.BYTES * Long.BYTES; i < resigned.length; i++) {
-            if (resigned[i] != before.bytes()[i]) {   // re-signing changes header words only; checked before any write
+            if (resigned[i] != before[i]) {   // re-signing changes header words only; checked before any write
                 throw new IllegalStateException("re-signing changed a byte past the last whole word");
             }
         }
-        Snapshot after = snapshotOf(resigned);
+        byte[] after = snapshotOf(resigned);
         if (state != TableState.OPEN) {
             // Nothing reads a retired table's memory (every call is refused on its state first): leave it
             // exactly as it is, a tamper's evidence included, and re-sign the snapshot alone.
@@ -667,9 +661,9 @@ public final class DispatchGate {
             return;
         }
         boolean tamperedUnderUs = false;
-        for (int i = 0; i < after.words().length; i++) {
-            long old = before.words()[i];
-            long now = after.words()[i];
+        for (int i = 0; i < after.length / Long.BYTES; i++) {
+            long old = word(before, i);
+            long now = word(after, i);
             if (old != now && compared(i)
                     && !WORD.compareAndSet(writable, (long) i * Long.BYTES, old, now)) {
                 tamperedUnderUs = true;
@@ -686,11 +680,11 @@ public final class DispatchGate {
         return comparedBits == null || word >= comparedBits.length || comparedBits[word] != 0;
     }
 
-    private void quarantineForTamper(Snapshot against) {
+    private void quarantineForTamper(byte[] against) {
         byte[] liveCopy = live.toArray(ValueLayout.JAVA_BYTE);
         TableRejectedException failed = owner.fullCheck(liveCopy);
         if (failed == null) {
-            failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy, against.bytes()));
+            failed = new TableRejectedException(Violation.SNAPSHOT_MISMATCH, firstDifference(liveCopy, against));
         }
         setState(TableState.QUARANTINED);
         owner.quarantined(failed.violation(), failed.offset());

@@ -21,7 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * Each slot gets a 32-byte (or 64-byte) entry thunk ({@code tg_upcall_thunk.c}) that puts the slot's
  * {@link SlotRecords record id} in the register that trailing argument arrives in and jumps to the stub; the stub's Java side resolves the id and
  * runs the shape's {@link Trampolines trampoline template} with the slot's gate, target and refusal.
- * A slot therefore costs a thunk cell and a record instead of ~6 KB of code cache, and the code that
+ * A slot therefore costs a thunk cell and four references in its table's one record instead of ~6 KB of code cache, and the code that
  * runs is the same, hot, for every slot of a shape.
  *
  * <p>Only shapes with a register left for the id are carried ({@link #idRegister}); the others (struct by value; six or more integer-class arguments
@@ -43,14 +43,13 @@ public final class SharedUpcalls {
     static {
         MethodHandles.Lookup l = MethodHandles.lookup();
         try {
-            RESOLVE = l.findStatic(SlotRecords.class, "resolve", MethodType.methodType(SlotRecords.SlotRecord.class,
-                    Object.class, SlotRecords.SlotRecord.class, long.class));
-            Class<?> r = SlotRecords.SlotRecord.class;
-            GATE = l.findVirtual(r, "gate", MethodType.methodType(DispatchGate.class));
-            SLOT = l.findVirtual(r, "slot", MethodType.methodType(int.class));
-            TARGET = l.findVirtual(r, "target", MethodType.methodType(MethodHandle.class));
-            HANDLER = l.findVirtual(r, "handler", MethodType.methodType(MethodHandle.class));
-            REFUSAL = l.findVirtual(r, "refusal", MethodType.methodType(Object.class));
+            Class<?> r = SlotRecords.TableRecord.class;
+            RESOLVE = l.findStatic(SlotRecords.class, "resolve", MethodType.methodType(r, Object.class, r, long.class));
+            GATE = l.findVirtual(r, "gate", MethodType.methodType(DispatchGate.class, long.class));
+            SLOT = l.findVirtual(r, "slot", MethodType.methodType(int.class, long.class));
+            TARGET = l.findVirtual(r, "target", MethodType.methodType(MethodHandle.class, long.class));
+            HANDLER = l.findVirtual(r, "handler", MethodType.methodType(MethodHandle.class, long.class));
+            REFUSAL = l.findVirtual(r, "refusal", MethodType.methodType(Object.class, long.class));
             DOUBLE_BITS = l.findStatic(Double.class, "doubleToRawLongBits", MethodType.methodType(long.class, double.class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -66,8 +65,8 @@ public final class SharedUpcalls {
             this.idRegister = idRegister;
             MethodType type = shape.type();
             Object zero = zeroOf(type.returnType());
-            SlotRecords.SlotRecord stale = new SlotRecords.SlotRecord(this, STALE_GATE, -1,
-                    MethodHandles.empty(type), Trampolines.constantRefusalHandler(type, zero), zero, -1);
+            SlotRecords.TableRecord stale = SlotRecords.TableRecord.refusing(this, STALE_GATE,
+                    MethodHandles.empty(type), Trampolines.constantRefusalHandler(type, zero), zero);
             boolean vector = idRegister >= VECTOR_REGISTER;
             MethodHandle dispatcher = dispatcher(Trampolines.template(shape), type, this, stale, vector);
             FunctionDescriptor withId = descriptor.appendArgumentLayouts(vector ? ValueLayout.JAVA_DOUBLE : ValueLayout.JAVA_LONG);
@@ -82,8 +81,45 @@ public final class SharedUpcalls {
     private static final Map<Key, SharedShape> SHAPES = new ConcurrentHashMap<>();
     private static final DispatchGate STALE_GATE = staleGate();
 
-    /** One Java slot's entry: the thunk's address (what the table holds) and the id to release. */
-    public record Entry(long address, long recordId) {}
+    /**
+     * The Java slots of one table being built: {@link #entry} for each, then {@link #publish} once (or
+     * {@link #abandon} if the table is not built). Confined to the building thread.
+     */
+    public static final class TableEntries {
+        private final SlotRecords.Reservation reservation;
+        private int entries;
+
+        private TableEntries(SlotRecords.Reservation reservation) {
+            this.reservation = reservation;
+        }
+
+        /** Whether any slot got an entry (else there is nothing to publish). */
+        public boolean isEmpty() {
+            return entries == 0;
+        }
+    }
+
+    /**
+     * Starts the entries of a table of {@code slotCount} slots guarded by {@code gate}: one record for the
+     * table, which resolves only once {@link #publish}ed.
+     */
+    public static TableEntries forTable(DispatchGate gate, int slotCount) {
+        return new TableEntries(SlotRecords.reserve(gate, slotCount));
+    }
+
+    /**
+     * Makes the table's entries resolve (their thunks dispatch to its slots from now on) and returns the
+     * id to hand {@link #release} when the table's registry closes. Call {@link EntryThunks#publish()}
+     * before handing the thunks out.
+     */
+    public static long publish(TableEntries table) {
+        return SlotRecords.publish(table.reservation);
+    }
+
+    /** Gives back a table's record when the table will not be built; no thunk of it may have been handed out. */
+    public static void abandon(TableEntries table) {
+        SlotRecords.abandon(table.reservation);
+    }
 
     private SharedUpcalls() {}
 
@@ -122,51 +158,67 @@ public final class SharedUpcalls {
     }
 
     /**
-     * The entry of Java slot {@code slot} of {@code gate}'s table, or null when its shape is not carried
-     * (see {@link #idRegister}; the caller mints a stub of its own). Arguments as for
-     * {@link Trampolines#guarded}. Call {@link EntryThunks#publish()} before handing the address out.
+     * The entry thunk's address of Java slot {@code slot} of {@code table} (the slot's index among the
+     * table's slots), or 0 when its shape is not carried (see {@link #idRegister}; the caller mints a
+     * stub of its own). Arguments as for {@link Trampolines#guarded}. The entry dispatches only once the
+     * table is {@linkplain #publish published}.
      */
-    public static Entry entry(DispatchGate gate, int slot, FunctionDescriptor descriptor, MethodHandle target,
-                              Object refusal, MethodHandle refusalHandler, int contextArgument,
-                              Trampolines.ContextCheck contextCheck, long contextOffset) {
+    public static long entry(TableEntries table, int slot, FunctionDescriptor descriptor, MethodHandle target,
+                             Object refusal, MethodHandle refusalHandler, int contextArgument,
+                             Trampolines.ContextCheck contextCheck, long contextOffset) {
         int idRegister = idRegister(descriptor);
         if (idRegister < 0) {
-            return null;
+            return 0;
         }
         Trampolines.Bound b = Trampolines.bind(descriptor, target, refusal, refusalHandler, contextArgument,
                 contextCheck, contextOffset);
         SharedShape shared = SHAPES.computeIfAbsent(new Key(descriptor, b.shape()),
                 k -> new SharedShape(k.descriptor(), k.shape(), idRegister));
-        long id = SlotRecords.register(new SlotRecords.Parts(shared, gate, slot, b.target(), b.handler(), refusal));
-        try {
-            return new Entry(EntryThunks.mintUpcall(id, shared.idRegister, shared.stub), id);
-        } catch (RuntimeException | Error e) {
-            SlotRecords.release(id);
-            throw e;
-        }
+        long address = EntryThunks.mintUpcall(table.reservation.idOf(slot), shared.idRegister, shared.stub);
+        table.reservation.bind(slot, shared, b.target(), b.handler(), refusal);
+        table.entries++;
+        return address;
     }
 
-    /** Refuses every later call through the entry registered under {@code recordId}; idempotent. */
-    public static void release(long recordId) {
-        SlotRecords.release(recordId);
+    /** Refuses every later call through the entries of the table published under {@code tableId}; idempotent. */
+    public static void release(long tableId) {
+        SlotRecords.release(tableId);
     }
 
     /**
-     * {@link #release(long)}, and frees the entry's thunk at {@code thunk}: once its region retires, a
-     * call through it faults instead of being refused.
+     * {@link #release(long)}, and frees the entries' thunks ({@code slotPointers[slot]} for each slot with
+     * an entry): once their region retires, a call through one faults instead of being refused.
      */
-    public static void releaseAndFree(long recordId, long thunk) {
-        Object shape = SlotRecords.shapeOf(recordId);
-        SlotRecords.release(recordId);
-        if (shape instanceof SharedShape s) {
-            EntryThunks.freeUpcall(thunk, s.idRegister);
+    public static void releaseAndFree(long tableId, long[] slotPointers) {
+        Object[] shapes = SlotRecords.shapesOf(tableId);
+        SlotRecords.release(tableId);
+        if (shapes == null) {
+            return;
+        }
+        for (int slot = 0; slot < shapes.length && slot < slotPointers.length; slot++) {
+            if (shapes[slot] instanceof SharedShape s) {
+                EntryThunks.freeUpcall(slotPointers[slot], s.idRegister);
+            }
+        }
+    }
+
+    /**
+     * Frees the thunks of a table that was never published ({@link #abandon}): {@code slotPointers[slot]}
+     * for each slot that got an entry.
+     */
+    public static void freeAbandoned(TableEntries table, long[] slotPointers) {
+        Object[] parts = table.reservation.shapes();
+        for (int slot = 0; slot < parts.length && slot < slotPointers.length; slot++) {
+            if (parts[slot] instanceof SharedShape s && slotPointers[slot] != 0) {
+                EntryThunks.freeUpcall(slotPointers[slot], s.idRegister);
+            }
         }
     }
 
     /**
      * Calls refused by the guard entries since the last drain because the calling thread had at most
      * {@link TabguardLibrary#STACK_HEADROOM} bytes of stack left (process-wide: the guard cannot tell tables
-     * apart). Zero when libtabguard is unavailable.
+     * apart). Zero when no shape has been minted.
      */
     public static long drainLowStackRefusals() {
         return SHAPES.isEmpty() ? 0 : TabguardLibrary.get().drainStackRefusals();
@@ -182,7 +234,7 @@ public final class SharedUpcalls {
         return SHAPES.size();
     }
 
-    /** Live slot records (for tests and footprint measurements). */
+    /** Live table records, one per table with shared-stub entries (for tests and footprint measurements). */
     public static int liveRecords() {
         return SlotRecords.live();
     }
@@ -192,22 +244,30 @@ public final class SharedUpcalls {
      * slot, target, handler and refusal.
      */
     private static MethodHandle dispatcher(MethodHandle template, MethodType type, SharedShape shape,
-                                           SlotRecords.SlotRecord stale, boolean idAsDouble) {
+                                           SlotRecords.TableRecord stale, boolean idAsDouble) {
         boolean isVoid = type.returnType() == void.class;
         int lead = isVoid ? 4 : 5;
         int n = type.parameterCount();
+        Class<?> r = SlotRecords.TableRecord.class;
         MethodHandle[] getters = isVoid
                 ? new MethodHandle[] {GATE, SLOT, TARGET, HANDLER}
                 : new MethodHandle[] {GATE, SLOT, TARGET, HANDLER,
-                        REFUSAL.asType(MethodType.methodType(type.returnType(), SlotRecords.SlotRecord.class))};
-        MethodHandle spread = MethodHandles.filterArguments(template, 0, getters);     // (SR x lead, args...) R
-        int[] fromRecord = new int[lead + n];
+                        REFUSAL.asType(MethodType.methodType(type.returnType(), r, long.class))};
+        MethodHandle spread = template;
+        for (int k = lead - 1; k >= 0; k--) {
+            spread = MethodHandles.collectArguments(spread, k, getters[k]);             // lead param k from (TR, id)
+        }                                                                                // ((TR, long) x lead, args...) R
+        int[] fromRecord = new int[2 * lead + n];
+        for (int k = 0; k < lead; k++) {
+            fromRecord[2 * k] = 0;
+            fromRecord[2 * k + 1] = 1;
+        }
         for (int i = 0; i < n; i++) {
-            fromRecord[lead + i] = 1 + i;
+            fromRecord[2 * lead + i] = 2 + i;
         }
         MethodHandle byRecord = MethodHandles.permuteArguments(spread,
-                type.insertParameterTypes(0, SlotRecords.SlotRecord.class), fromRecord);   // (SR, args...) R
-        MethodHandle byId = MethodHandles.filterArguments(byRecord, 0,
+                type.insertParameterTypes(0, r, long.class), fromRecord);               // (TR, long, args...) R
+        MethodHandle byId = MethodHandles.foldArguments(byRecord,
                 MethodHandles.insertArguments(RESOLVE, 0, shape, stale));                 // (long, args...) R
         int[] idLast = new int[1 + n];
         idLast[0] = n;

@@ -175,7 +175,35 @@ public final class Trampolines {
         return constantRefusal(slotType, refusal);
     }
 
+    /**
+     * Constant refusal handlers by slot type and value: each is a few method-handle objects, and a million
+     * tables of one schema would otherwise hold eight million copies of the same few (about 40 B each).
+     * Only immutable values are shared (boxed scalars, NULL); a struct's refusal segment is per slot. Bounded,
+     * so distinct refusal values cannot grow it without limit: past the bound a handler is made per slot.
+     */
+    private static final Map<List<Object>, MethodHandle> CONSTANT_REFUSALS = new ConcurrentHashMap<>();
+    private static final int MAX_CONSTANT_REFUSALS = 4_096;
+
     private static MethodHandle constantRefusal(MethodType type, Object refusal) {
+        boolean shareable = refusal == null || refusal instanceof Integer || refusal instanceof Long || refusal instanceof Short
+                || refusal instanceof Byte || refusal instanceof Float || refusal instanceof Double
+                || refusal instanceof Boolean || refusal instanceof Character || MemorySegment.NULL.equals(refusal);
+        if (!shareable) {
+            return newConstantRefusal(type, refusal);
+        }
+        List<Object> key = java.util.Arrays.asList(type, refusal);
+        MethodHandle shared = CONSTANT_REFUSALS.get(key);
+        if (shared == null) {
+            shared = newConstantRefusal(type, refusal);
+            if (CONSTANT_REFUSALS.size() < MAX_CONSTANT_REFUSALS) {
+                MethodHandle raced = CONSTANT_REFUSALS.putIfAbsent(key, shared);
+                shared = raced != null ? raced : shared;
+            }
+        }
+        return shared;
+    }
+
+    private static MethodHandle newConstantRefusal(MethodType type, Object refusal) {
         List<Class<?>> params = concat(List.of(Violation.class), type.parameterList());
         if (type.returnType() == void.class) {
             return MethodHandles.empty(MethodType.methodType(void.class, params));

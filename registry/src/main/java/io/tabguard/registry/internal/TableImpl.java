@@ -35,27 +35,25 @@ public final class TableImpl implements CallbackTable, GateOwner {
     private final int minor;
     private final long serial;
     private final MemorySegment table;
-    private final MemorySegment payload;
     private final DispatchGate gate;
+    /** The schema's own list (shared by its tables); what each slot must hold is in the gate's snapshot. */
     private final List<Schema.Slot> slots;
-    private final long[] expectedSlots;
-    private final Map<String, MethodHandle> slotHandles = new ConcurrentHashMap<>();
+    /** Made on the first {@link #slotHandle}: most tables are only ever called from C. */
+    private volatile Map<String, MethodHandle> slotHandles;
 
     /**
-     * @param expectedSlots what each slot of {@code schema.members(minor)}'s slots must hold: the
-     *                      trampoline minted for it, an allow-listed function, or 0
+     * What each slot must hold (the entry minted for it, an allow-listed function's thunk, or 0) is what
+     * it held when stamped: the gate's verified snapshot, which {@link DispatchGate#seal} sets.
      */
     public TableImpl(RegistryContext registry, Schema schema, int minor, long serial, MemorySegment table,
-                     DispatchGate gate, long[] expectedSlots) {
+                     DispatchGate gate) {
         this.registry = registry;
         this.schema = schema;
         this.minor = minor;
         this.serial = serial;
         this.table = table;
-        this.payload = table.asSlice(AbiV1.HEADER_SIZE).asReadOnly();
         this.gate = gate;
-        this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
-        this.expectedSlots = expectedSlots.clone();
+        this.slots = schema.slots(minor);
         this.built = this;
     }
 
@@ -67,11 +65,9 @@ public final class TableImpl implements CallbackTable, GateOwner {
         this.minor = minor;
         this.serial = built.serial;
         this.table = built.table;
-        this.payload = built.payload;
         this.gate = built.gate;
-        this.slots = schema.members(minor).stream().filter(Schema.Slot.class::isInstance).map(Schema.Slot.class::cast).toList();
-        // Equal members up to this minor: the same slots in the same order, so the built table's first ones.
-        this.expectedSlots = java.util.Arrays.copyOf(built.expectedSlots, slots.size());
+        // Equal members up to this minor: the same slots at the same offsets, so the built table's snapshot says what they hold.
+        this.slots = schema.slots(minor);
     }
 
     /**
@@ -124,7 +120,7 @@ public final class TableImpl implements CallbackTable, GateOwner {
 
     @Override
     public MemorySegment payload() {
-        return payload;
+        return table.asSlice(AbiV1.HEADER_SIZE).asReadOnly();   // made per call: a field was 40 B on every table
     }
 
     public long tableAddress() {
@@ -158,7 +154,17 @@ public final class TableImpl implements CallbackTable, GateOwner {
 
     @Override
     public MethodHandle slotHandle(String slotName) {
-        return slotHandles.computeIfAbsent(slotName, name -> {
+        Map<String, MethodHandle> handles = slotHandles;
+        if (handles == null) {
+            synchronized (this) {
+                handles = slotHandles;
+                if (handles == null) {
+                    handles = new ConcurrentHashMap<>();
+                    slotHandles = handles;
+                }
+            }
+        }
+        return handles.computeIfAbsent(slotName, name -> {
             Schema.Slot slot = slot(name);
             return ValidatedDowncalls.through(gate, slots.indexOf(slot), AbiV1.HEADER_SIZE + slot.offset(), slot.descriptor());
         });
@@ -188,7 +194,11 @@ public final class TableImpl implements CallbackTable, GateOwner {
 
     /** Gives back the table's thunks, state cell and slot records (see {@code Registry.release}); audited. */
     public void release() {
-        gate.release(expectedSlots);
+        long[] slotPointers = new long[slots.size()];
+        for (int i = 0; i < slotPointers.length; i++) {
+            slotPointers[i] = gate.snapshotWord(AbiV1.HEADER_SIZE + slots.get(i).offset());   // what was minted
+        }
+        gate.release(slotPointers);
         audit(EventType.TABLE_RELEASED, null, -1, null);
     }
 
@@ -263,14 +273,15 @@ public final class TableImpl implements CallbackTable, GateOwner {
             Schema.Slot s = slots.get(i);
             long offset = AbiV1.HEADER_SIZE + s.offset();
             long pointer = t.get(AbiV1.LE_LONG, offset);
+            long expected = gate.snapshotWord(offset);
             if (pointer == 0) {
                 if (s.required()) {
                     throw new TableRejectedException(Violation.NULL_REQUIRED_SLOT, offset, "slot " + s.name());
                 }
-                if (expectedSlots[i] != 0) {
+                if (expected != 0) {
                     throw new TableRejectedException(Violation.FOREIGN_SLOT, offset, "slot " + s.name() + " was emptied");
                 }
-            } else if (pointer != expectedSlots[i]) {
+            } else if (pointer != expected) {
                 throw new TableRejectedException(Violation.FOREIGN_SLOT, offset, "slot " + s.name());
             }
         }
