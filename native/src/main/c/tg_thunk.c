@@ -54,21 +54,14 @@ static void put64(unsigned char *p, uint64_t v) {
     memcpy(p, &v, sizeof v);
 }
 
-int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
-                   const void *target, uint64_t refusal_bits) {
-    if (cell_writable == NULL || cell_view == NULL || state_cell == NULL || target == NULL
-            || ((uintptr_t) cell_view % TG_THUNK_SIZE) != 0) {
-        return EINVAL;
-    }
-    long rseq_cs_field = tg_rseq_cs_offset();              /* -1: no rseq in this process */
-    unsigned char code[TG_THUNK_SIZE];
-    memset(code, 0xcc, sizeof code);                       /* int3 padding: a jump into the gaps traps */
-    unsigned char *p = code;
+/* endbr64, then (with rseq) rseq->rseq_cs = cell + rseq_cs_at, else 16 bytes of NOPs: 20 bytes, both forms. */
+static unsigned char *emit_entry(unsigned char *p, int rseq_cs_at) {
     static const unsigned char endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
-    memcpy(p, endbr64, 4); p += 4;                         /* 0 */
+    memcpy(p, endbr64, 4); p += 4;
+    long rseq_cs_field = tg_rseq_cs_offset();              /* -1: no rseq in this process */
     if (rseq_cs_field >= INT32_MIN && rseq_cs_field <= INT32_MAX && rseq_cs_field != -1) {
         *p++ = 0x4c; *p++ = 0x8d; *p++ = 0x1d;             /* 4: lea r11, [rip+d] */
-        put32(p, OFF_RSEQ_CS - 11); p += 4;
+        put32(p, rseq_cs_at - 11); p += 4;
         *p++ = 0x64; *p++ = 0x4c; *p++ = 0x89; *p++ = 0x1c; *p++ = 0x25;   /* 11: mov fs:[d32], r11 */
         put32(p, (int32_t) rseq_cs_field); p += 4;
     } else {
@@ -77,32 +70,65 @@ int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_ce
             0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
         memcpy(p, nop16, sizeof nop16); p += sizeof nop16;
     }
+    return p;
+}
+
+/* At offset 20: r11 = the state cell (data at state_ptr_at); compare its word with OPEN. 14 bytes. */
+static unsigned char *emit_state_compare(unsigned char *p, int state_ptr_at) {
     *p++ = 0x4c; *p++ = 0x8b; *p++ = 0x1d;                 /* 20: mov r11, [rip+d] */
-    put32(p, OFF_STATE_PTR - 27); p += 4;
+    put32(p, state_ptr_at - 27); p += 4;
     *p++ = 0x49; *p++ = 0x81; *p++ = 0x3b;                 /* 27: cmp qword [r11], imm32 */
     put32(p, (int32_t) TG_STATE_OPEN); p += 4;
+    return p;
+}
+
+/* At offset `at`: rax = the refusal bits (data at bits_at); jmp [r11 + entry_field]. 11 bytes. */
+static unsigned char *emit_refusal(unsigned char *p, int at, int bits_at, unsigned char entry_field) {
+    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* mov rax, [rip+d] */
+    put32(p, bits_at - (at + 7)); p += 4;
+    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = entry_field;   /* jmp [r11+disp8] */
+    return p;
+}
+
+/* The rseq signature (inside a never-executed ud1) and, at abort_at, the abort handler: jmp 0. 9 bytes. */
+static unsigned char *emit_abort(unsigned char *p, int abort_at) {
+    *p++ = 0x0f; *p++ = 0xb9; *p++ = 0x3d;                 /* ud1 edi, [rip+sig]: its last 4 bytes are RSEQ_SIG */
+    put32(p, RSEQ_SIG_X86); p += 4;
+    *p++ = 0xeb; *p++ = (unsigned char) (0 - (abort_at + 2));   /* jmp 0: start again, reading the state anew */
+    return p;
+}
+
+/* struct rseq_cs { __u32 version; __u32 flags; __u64 start_ip; __u64 post_commit_offset; __u64 abort_ip; } */
+static void put_rseq_cs(unsigned char *at, uint64_t view, int cs_start, int commit_end, int abort_at) {
+    memset(at, 0, 8);
+    put64(at + 8, view + (uint64_t) cs_start);
+    put64(at + 16, (uint64_t) (commit_end - cs_start));
+    put64(at + 24, view + (uint64_t) abort_at);
+}
+
+int tg_thunk_write(void *cell_writable, const void *cell_view, const tg_state_cell *state_cell,
+                   const void *target, uint64_t refusal_bits) {
+    if (cell_writable == NULL || cell_view == NULL || state_cell == NULL || target == NULL
+            || ((uintptr_t) cell_view % TG_THUNK_SIZE) != 0) {
+        return EINVAL;
+    }
+    unsigned char code[TG_THUNK_SIZE];
+    memset(code, 0xcc, sizeof code);                       /* int3 padding: a jump into the gaps traps */
+    unsigned char *p = emit_entry(code, OFF_RSEQ_CS);      /* 0 */
+    p = emit_state_compare(p, OFF_STATE_PTR);              /* 20 */
     *p++ = 0x75; *p++ = 0x06;                              /* 34: jne 42 (refuse) */
     *p++ = 0xff; *p++ = 0x25;                              /* 36: jmp [rip+d] (target) */
     put32(p, OFF_TARGET - 42); p += 4;
-    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 42: mov rax, [rip+d] (refusal bits) */
-    put32(p, OFF_REFUSAL_BITS - 49); p += 4;
-    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x10;    /* 49: jmp [r11+16] (refusal entry) */
-    *p++ = 0x0f; *p++ = 0xb9; *p++ = 0x3d;                 /* 53: ud1 edi, [rip+sig]: never executed */
-    put32(p, RSEQ_SIG_X86); p += 4;
-    *p++ = 0xeb; *p++ = (unsigned char) (0 - (OFF_ABORT + 2));   /* 60: jmp 0 */
+    p = emit_refusal(p, 42, OFF_REFUSAL_BITS, 0x10);       /* 42: the refusal entry at [r11+16] */
+    p = emit_abort(p, OFF_ABORT);                          /* 53: signature; 60: abort handler */
     if (p - code != OFF_ABORT + 2) {
         return EINVAL;                                     /* unreachable: the layout above is fixed */
     }
-    uint64_t view = (uint64_t) (uintptr_t) cell_view;
     put64(code + OFF_STATE_PTR, (uint64_t) (uintptr_t) state_cell);
     put64(code + OFF_TARGET, (uint64_t) (uintptr_t) target);
     put64(code + OFF_REFUSAL_BITS, refusal_bits);
     put64(code + OFF_REFUSAL_BITS + 8, 0);
-    /* struct rseq_cs { __u32 version; __u32 flags; __u64 start_ip; __u64 post_commit_offset; __u64 abort_ip; } */
-    memset(code + OFF_RSEQ_CS, 0, 8);
-    put64(code + OFF_RSEQ_CS + 8, view + OFF_CS_START);
-    put64(code + OFF_RSEQ_CS + 16, OFF_COMMIT_END - OFF_CS_START);
-    put64(code + OFF_RSEQ_CS + 24, view + OFF_ABORT);
+    put_rseq_cs(code + OFF_RSEQ_CS, (uint64_t) (uintptr_t) cell_view, OFF_CS_START, OFF_COMMIT_END, OFF_ABORT);
     memcpy(cell_writable, code, sizeof code);
     return 0;
 }
@@ -134,27 +160,10 @@ int tg_context_thunk_write(void *cell_writable, const void *cell_view, const tg_
             || context_register < 0 || context_register > 5 || ((uintptr_t) cell_view % TG_CONTEXT_THUNK_SIZE) != 0) {
         return EINVAL;
     }
-    long rseq_cs_field = tg_rseq_cs_offset();
     unsigned char code[TG_CONTEXT_THUNK_SIZE];
     memset(code, 0xcc, sizeof code);
-    unsigned char *p = code;
-    static const unsigned char endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
-    memcpy(p, endbr64, 4); p += 4;
-    if (rseq_cs_field >= INT32_MIN && rseq_cs_field <= INT32_MAX && rseq_cs_field != -1) {
-        *p++ = 0x4c; *p++ = 0x8d; *p++ = 0x1d;             /* 4: lea r11, [rip+d] */
-        put32(p, C_RSEQ_CS - 11); p += 4;
-        *p++ = 0x64; *p++ = 0x4c; *p++ = 0x89; *p++ = 0x1c; *p++ = 0x25;   /* 11: mov fs:[d32], r11 */
-        put32(p, (int32_t) rseq_cs_field); p += 4;
-    } else {
-        static const unsigned char nop16[] = {
-            0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00,
-            0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
-        memcpy(p, nop16, sizeof nop16); p += sizeof nop16;
-    }
-    *p++ = 0x4c; *p++ = 0x8b; *p++ = 0x1d;                 /* 20: mov r11, [rip+d] */
-    put32(p, C_STATE_PTR - 27); p += 4;
-    *p++ = 0x49; *p++ = 0x81; *p++ = 0x3b;                 /* 27: cmp qword [r11], imm32 */
-    put32(p, (int32_t) TG_STATE_OPEN); p += 4;
+    unsigned char *p = emit_entry(code, C_RSEQ_CS);        /* 0 */
+    p = emit_state_compare(p, C_STATE_PTR);                /* 20 */
     *p++ = 0x75; *p++ = (unsigned char) (C_REFUSE - 36);   /* 34: jne refuse */
     unsigned char reg = REGISTER_NUMBER[context_register];
     *p++ = reg >= 8 ? 0x4c : 0x48;                         /* 36: cmp r64, [rip+d]: REX.W (+R for r8/r9) */
@@ -164,27 +173,17 @@ int tg_context_thunk_write(void *cell_writable, const void *cell_view, const tg_
     *p++ = 0x75; *p++ = (unsigned char) (C_REFUSE_CONTEXT - 45);   /* 43: jne refuse_context */
     *p++ = 0xff; *p++ = 0x25;                              /* 45: jmp [rip+d] (target) */
     put32(p, C_TARGET - 51); p += 4;
-    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 51: mov rax, [rip+d] (refusal bits) */
-    put32(p, C_REFUSAL_BITS - 58); p += 4;
-    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x10;    /* 58: jmp [r11+16] */
-    *p++ = 0x48; *p++ = 0x8b; *p++ = 0x05;                 /* 62: mov rax, [rip+d] (refusal bits) */
-    put32(p, C_REFUSAL_BITS - 69); p += 4;
-    *p++ = 0x41; *p++ = 0xff; *p++ = 0x63; *p++ = 0x18;    /* 69: jmp [r11+24] */
-    *p++ = 0x0f; *p++ = 0xb9; *p++ = 0x3d;                 /* 73: ud1 edi, [rip+sig]: never executed */
-    put32(p, RSEQ_SIG_X86); p += 4;
-    *p++ = 0xeb; *p++ = (unsigned char) (0 - (C_ABORT + 2));   /* 80: jmp 0 */
+    p = emit_refusal(p, C_REFUSE, C_REFUSAL_BITS, 0x10);   /* 51: for the state, entry at [r11+16] */
+    p = emit_refusal(p, C_REFUSE_CONTEXT, C_REFUSAL_BITS, 0x18);   /* 62: for the context, entry at [r11+24] */
+    p = emit_abort(p, C_ABORT);                            /* 73: signature; 80: abort handler */
     if (p - code != C_ABORT + 2) {
         return EINVAL;                                     /* unreachable: the layout above is fixed */
     }
-    uint64_t view = (uint64_t) (uintptr_t) cell_view;
     put64(code + C_STATE_PTR, (uint64_t) (uintptr_t) state_cell);
     put64(code + C_TARGET, (uint64_t) (uintptr_t) target);
     put64(code + C_REFUSAL_BITS, refusal_bits);
     put64(code + C_CONTEXT, context);
-    memset(code + C_RSEQ_CS, 0, 8);
-    put64(code + C_RSEQ_CS + 8, view + C_CS_START);
-    put64(code + C_RSEQ_CS + 16, C_COMMIT_END - C_CS_START);
-    put64(code + C_RSEQ_CS + 24, view + C_ABORT);
+    put_rseq_cs(code + C_RSEQ_CS, (uint64_t) (uintptr_t) cell_view, C_CS_START, C_COMMIT_END, C_ABORT);
     memcpy(cell_writable, code, sizeof code);
     return 0;
 }

@@ -651,7 +651,7 @@ public final class Registry implements AutoCloseable {
         }
         DispatchGate[] built = new DispatchGate[1];
         try {
-            CallbackTable table = sealTable(schema, minor, bindings, refusals, refusalHandlers, data, registeredContext,
+            CallbackTable table = seal(schema, minor, bindings, refusals, refusalHandlers, data, registeredContext,
                     tableSize, consumerWritten, memory, writing, block, built);
             return table;
         } finally {
@@ -661,7 +661,11 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    private CallbackTable sealTable(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
+    /**
+     * The build proper, inside the write window of {@code block}'s slab (closed by the caller). Named
+     * {@code seal} too: the architecture rules let only {@code Registry.seal} construct and stamp tables.
+     */
+    private CallbackTable seal(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
                                     Map<String, Object> refusals, Map<String, MethodHandle> refusalHandlers,
                                     Map<String, Object> data, MemorySegment registeredContext, long tableSize,
                                     long[] consumerWritten, MemorySegment memory, MemorySegment writing,

@@ -16,7 +16,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /**
  * Forked by {@link ThunkMemoryForkTest}: native code (libc's {@code memset}) writes one byte where the
  * argument says — into a native slot's thunk, into the state word its table's thunks read (whose address
- * anyone can read out of the thunk, at offset 64), or, the valid twin, into ordinary memory. Prints
+ * anyone can read out of the thunk, at offset 64), into the thunk's page through the registry's writable
+ * alias of it (found in /proc/self/maps by inode, closed while no build writes thunks), or, the valid
+ * twin, into ordinary memory. Prints
  * "writing TARGET" before and "wrote TARGET" after; a write into a read-only view must kill the process
  * with SIGSEGV between the two.
  */
@@ -35,6 +37,7 @@ public final class ThunkMemoryMain {
             MemorySegment address = switch (target) {
                 case "thunk" -> thunk;
                 case "state" -> MemorySegment.ofAddress(thunk.get(JAVA_LONG, 64));
+                case "alias" -> aliasOf(thunk.address(), "/memfd:tabguard-thunks");   // found as an attacker would
                 case "heap" -> arena.allocate(64);
                 default -> throw new IllegalArgumentException(target);
             };
@@ -44,5 +47,27 @@ public final class ThunkMemoryMain {
             System.out.println("wrote " + target);
             System.out.println("abs through the slot: " + (int) Fixtures.nativeCaller(table, "inc").invokeExact(-3));
         }
+    }
+
+    /** The same byte through the other mapping of the memfd {@code address} is mapped from (same inode). */
+    static MemorySegment aliasOf(long address, String memfd) throws java.io.IOException {
+        java.util.List<String[]> maps = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/maps")).stream()
+                .map(l -> l.trim().split("\\s+")).filter(f -> f.length >= 6 && f[5].startsWith(memfd)).toList();
+        for (String[] view : maps) {
+            String[] range = view[0].split("-");
+            long start = Long.parseUnsignedLong(range[0], 16);
+            if (address < start || address >= Long.parseUnsignedLong(range[1], 16)) {
+                continue;
+            }
+            long fileOffset = Long.parseUnsignedLong(view[2], 16) + (address - start);
+            for (String[] alias : maps) {
+                if (alias != view && alias[4].equals(view[4])) {
+                    System.out.println("alias " + alias[0] + " " + alias[1]);
+                    return MemorySegment.ofAddress(Long.parseUnsignedLong(alias[0].split("-")[0], 16)
+                            + fileOffset - Long.parseUnsignedLong(alias[2], 16));
+                }
+            }
+        }
+        throw new IllegalStateException("no second mapping of " + memfd);
     }
 }
