@@ -649,153 +649,139 @@ public final class Registry implements AutoCloseable {
             memory = block.readOnly();
             writing = block.writable();
         }
-        DispatchGate[] built = new DispatchGate[1];
+        DispatchGate[] built = new DispatchGate[1];   // the sealed gate, for doneWriting
         try {
-            CallbackTable table = seal(schema, minor, bindings, refusals, refusalHandlers, data, registeredContext,
-                    tableSize, consumerWritten, memory, writing, block, built);
-            return table;
+            MemorySegment payload = writing.asSlice(AbiV1.HEADER_SIZE);
+            long payloadAddress = memory.address() + AbiV1.HEADER_SIZE;
+            long[] consumerWrittenInTable = java.util.Arrays.stream(consumerWritten).map(o -> AbiV1.HEADER_SIZE + o).toArray();
+            boolean full = options.checkMode() == CheckMode.FULL;
+            boolean failStop = options.refusalPolicy() == RefusalPolicy.FAIL_STOP;
+            DispatchGate gate = new DispatchGate(memory, writing, block == null ? null : block.slab(), consumerWrittenInTable,
+                    payloadAddress, registeredContext.address(), full, failStop, tracker);
+
+            List<Schema.Slot> slots = new ArrayList<>();
+            for (Schema.Member m : schema.members(minor)) {
+                if (m instanceof Schema.Slot s) {
+                    slots.add(s);
+                } else if (m instanceof Schema.Data d && data.containsKey(d.name())) {
+                    writeData(payload, d, data.get(d.name()));
+                } else if (m instanceof Schema.Aggregate a && data.get(a.name()) instanceof byte[] bytes) {
+                    writeAggregate(payload, a, bytes);
+                }
+            }
+            long[] expected = new long[slots.size()];
+            boolean[] sharedThunk = new boolean[slots.size()];
+            long[] nativeThunks = new long[slots.size()];
+            int nativeCount = 0;
+            // One record for the table's Java slots (their entry thunks carry its id), reserved before the first one.
+            SharedUpcalls.TableEntries shared = bindings.values().stream().anyMatch(TableBuilder.Binding.Java.class::isInstance)
+                    ? SharedUpcalls.forTable(gate, slots.size()) : null;
+            boolean published = false;
+            // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
+            NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
+                    ? EntryThunks.newEntry() : null;
+            boolean sealed = false;
+            try {
+                for (int i = 0; i < slots.size(); i++) {
+                    Schema.Slot s = slots.get(i);
+                    TableBuilder.Binding b = bindings.get(s.name());
+                    long pointer = switch (b) {
+                        case null -> 0L;
+                        case TableBuilder.Binding.Native n -> {
+                            long refusalBits = EntryThunks.refusalBits(refusals.get(s.name()));
+                            long thunk = switch (s.contextBinding()) {
+                                case NONE -> EntryThunks.mint(entry, n.function().address(), refusalBits);
+                                case PAYLOAD_ADDRESS -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                        EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), payloadAddress);
+                                case REGISTERED_CONTEXT -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
+                                        EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), registeredContext.address());
+                                // TableBuilder.bindNative refuses it: a thunk must not dereference a caller's pointer
+                                case POINTS_TO_PAYLOAD -> throw new IllegalStateException("slot " + s.name() + ": no native thunk dereferences a context");
+                            };
+                            nativeThunks[nativeCount++] = thunk;
+                            yield thunk;
+                        }
+                        case TableBuilder.Binding.Java j -> {
+                            Trampolines.ContextCheck check = switch (s.contextBinding()) {
+                                case NONE -> Trampolines.ContextCheck.NONE;
+                                case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
+                                case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
+                                case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
+                            };
+                            // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
+                            // for shapes a thunk cannot carry (SharedUpcalls.idRegister).
+                            long thunk = SharedUpcalls.entry(shared, i, s.descriptor(), j.target(),
+                                    refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                            if (thunk != 0) {
+                                sharedThunk[i] = true;
+                                yield thunk;
+                            }
+                            MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
+                                    refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
+                            yield Trampolines.mint(guarded, s.descriptor(), arena).address();
+                        }
+                    };
+                    expected[i] = pointer;
+                    payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
+                }
+                boolean sharedEntries = shared != null && !shared.isEmpty();
+                if (sharedEntries) {
+                    gate.attachSharedEntries(SharedUpcalls.publish(shared));
+                    published = true;
+                }
+                if (entry != null || sharedEntries) {
+                    EntryThunks.publish();
+                }
+                if (entry != null) {
+                    gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
+                }
+
+                stampingLock.readLock().lock();
+                try {
+                    ensureOpen();
+                    long serial = serials.getAndIncrement();
+                    TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate);
+                    gate.bindOwner(table);
+                    byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
+                    gate.seal(stamped);
+                    sealed = true;   // open from here on: its entries are its own
+                    built[0] = gate;
+                    bySerial.put(serial, table);
+                    byPayloadAddress.put(payloadAddress, table);
+                    table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
+                    return table;
+                } finally {
+                    stampingLock.readLock().unlock();
+                }
+            } finally {
+                // the thunks are written: their pages' writable aliases close (they were open since minting)
+                for (int i = 0; i < nativeCount; i++) {
+                    EntryThunks.written(nativeThunks[i]);
+                }
+                for (int i = 0; i < expected.length; i++) {
+                    if (sharedThunk[i]) {
+                        EntryThunks.written(expected[i]);
+                    }
+                }
+                if (!sealed) {
+                    // A build that failed (or lost a race with close()) hands out no pointer: give back what
+                    // it registered, so its record and thunks do not stay for the life of the process.
+                    if (shared != null && published) {
+                        gate.releaseSharedEntries(expected);
+                    } else if (shared != null) {
+                        SharedUpcalls.freeAbandoned(shared, expected);
+                        SharedUpcalls.abandon(shared);
+                    }
+                    if (entry != null) {
+                        EntryThunks.release(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
+                    }
+                } else if (shared != null && !published) {
+                    SharedUpcalls.abandon(shared);   // no Java slot got a shared entry
+                }
+            }
         } finally {
             if (block != null) {
                 readOnlyMemory.doneWriting(block, built[0]);
-            }
-        }
-    }
-
-    /**
-     * The build proper, inside the write window of {@code block}'s slab (closed by the caller). Named
-     * {@code seal} too: the architecture rules let only {@code Registry.seal} construct and stamp tables.
-     */
-    private CallbackTable seal(Schema schema, int minor, Map<String, TableBuilder.Binding> bindings,
-                                    Map<String, Object> refusals, Map<String, MethodHandle> refusalHandlers,
-                                    Map<String, Object> data, MemorySegment registeredContext, long tableSize,
-                                    long[] consumerWritten, MemorySegment memory, MemorySegment writing,
-                                    TableMemory.Block block, DispatchGate[] built) {
-        MemorySegment payload = writing.asSlice(AbiV1.HEADER_SIZE);
-        long payloadAddress = memory.address() + AbiV1.HEADER_SIZE;
-        long[] consumerWrittenInTable = java.util.Arrays.stream(consumerWritten).map(o -> AbiV1.HEADER_SIZE + o).toArray();
-        boolean full = options.checkMode() == CheckMode.FULL;
-        boolean failStop = options.refusalPolicy() == RefusalPolicy.FAIL_STOP;
-        DispatchGate gate = new DispatchGate(memory, writing, block == null ? null : block.slab(), consumerWrittenInTable,
-                payloadAddress, registeredContext.address(), full, failStop, tracker);
-
-        List<Schema.Slot> slots = new ArrayList<>();
-        for (Schema.Member m : schema.members(minor)) {
-            if (m instanceof Schema.Slot s) {
-                slots.add(s);
-            } else if (m instanceof Schema.Data d && data.containsKey(d.name())) {
-                writeData(payload, d, data.get(d.name()));
-            } else if (m instanceof Schema.Aggregate a && data.get(a.name()) instanceof byte[] bytes) {
-                writeAggregate(payload, a, bytes);
-            }
-        }
-        long[] expected = new long[slots.size()];
-        boolean[] sharedThunk = new boolean[slots.size()];
-        long[] nativeThunks = new long[slots.size()];
-        int nativeCount = 0;
-        // One record for the table's Java slots (their entry thunks carry its id), reserved before the first one.
-        SharedUpcalls.TableEntries shared = bindings.values().stream().anyMatch(TableBuilder.Binding.Java.class::isInstance)
-                ? SharedUpcalls.forTable(gate, slots.size()) : null;
-        boolean published = false;
-        // Native slots hold an entry thunk that checks the table's state word before jumping to the function.
-        NativeEntry entry = bindings.values().stream().anyMatch(TableBuilder.Binding.Native.class::isInstance)
-                ? EntryThunks.newEntry() : null;
-        boolean sealed = false;
-        try {
-            for (int i = 0; i < slots.size(); i++) {
-                Schema.Slot s = slots.get(i);
-                TableBuilder.Binding b = bindings.get(s.name());
-                long pointer = switch (b) {
-                    case null -> 0L;
-                    case TableBuilder.Binding.Native n -> {
-                        long refusalBits = EntryThunks.refusalBits(refusals.get(s.name()));
-                        long thunk = switch (s.contextBinding()) {
-                            case NONE -> EntryThunks.mint(entry, n.function().address(), refusalBits);
-                            case PAYLOAD_ADDRESS -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
-                                    EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), payloadAddress);
-                            case REGISTERED_CONTEXT -> EntryThunks.mintWithContext(entry, n.function().address(), refusalBits,
-                                    EntryThunks.integerRegisterOf(s.descriptor(), s.contextArgument()), registeredContext.address());
-                            // TableBuilder.bindNative refuses it: a thunk must not dereference a caller's pointer
-                            case POINTS_TO_PAYLOAD -> throw new IllegalStateException("slot " + s.name() + ": no native thunk dereferences a context");
-                        };
-                        nativeThunks[nativeCount++] = thunk;
-                        yield thunk;
-                    }
-                    case TableBuilder.Binding.Java j -> {
-                        Trampolines.ContextCheck check = switch (s.contextBinding()) {
-                            case NONE -> Trampolines.ContextCheck.NONE;
-                            case PAYLOAD_ADDRESS -> Trampolines.ContextCheck.PAYLOAD_ADDRESS;
-                            case REGISTERED_CONTEXT -> Trampolines.ContextCheck.REGISTERED_CONTEXT;
-                            case POINTS_TO_PAYLOAD -> Trampolines.ContextCheck.POINTED_PAYLOAD;
-                        };
-                        // A 32-byte thunk into the one upcall stub of the slot's shape; a stub of its own only
-                        // for shapes a thunk cannot carry (SharedUpcalls.idRegister).
-                        long thunk = SharedUpcalls.entry(shared, i, s.descriptor(), j.target(),
-                                refusals.get(s.name()), refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                        if (thunk != 0) {
-                            sharedThunk[i] = true;
-                            yield thunk;
-                        }
-                        MethodHandle guarded = Trampolines.guarded(gate, i, s.descriptor(), j.target(), refusals.get(s.name()),
-                                refusalHandlers.get(s.name()), s.contextArgument(), check, s.contextOffset());
-                        yield Trampolines.mint(guarded, s.descriptor(), arena).address();
-                    }
-                };
-                expected[i] = pointer;
-                payload.set(ValueLayout.JAVA_LONG, s.offset(), pointer);
-            }
-            boolean sharedEntries = shared != null && !shared.isEmpty();
-            if (sharedEntries) {
-                gate.attachSharedEntries(SharedUpcalls.publish(shared));
-                published = true;
-            }
-            if (entry != null || sharedEntries) {
-                EntryThunks.publish();
-            }
-            if (entry != null) {
-                gate.attachNativeEntry(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
-            }
-
-            stampingLock.readLock().lock();
-            try {
-                ensureOpen();
-                long serial = serials.getAndIncrement();
-                TableImpl table = new TableImpl(context, schema, minor, serial, memory, gate);
-                gate.bindOwner(table);
-                byte[] stamped = TableStamper.stamp(writing, schema, minor, serial, keys.epoch(), keys.current(), memory.address());
-                gate.seal(stamped);
-                sealed = true;   // open from here on: its entries are its own
-                built[0] = gate;
-                bySerial.put(serial, table);
-                byPayloadAddress.put(payloadAddress, table);
-                table.audit(EventType.TABLE_BUILT, null, -1, slots.size() + " slots, minor " + minor);
-                return table;
-            } finally {
-                stampingLock.readLock().unlock();
-            }
-        } finally {
-            // the thunks are written: their pages' writable aliases close (they were open since minting)
-            for (int i = 0; i < nativeCount; i++) {
-                EntryThunks.written(nativeThunks[i]);
-            }
-            for (int i = 0; i < expected.length; i++) {
-                if (sharedThunk[i]) {
-                    EntryThunks.written(expected[i]);
-                }
-            }
-            if (!sealed) {
-                // A build that failed (or lost a race with close()) hands out no pointer: give back what
-                // it registered, so its record and thunks do not stay for the life of the process.
-                if (shared != null && published) {
-                    gate.releaseSharedEntries(expected);
-                } else if (shared != null) {
-                    SharedUpcalls.freeAbandoned(shared, expected);
-                    SharedUpcalls.abandon(shared);
-                }
-                if (entry != null) {
-                    EntryThunks.release(entry, java.util.Arrays.copyOf(nativeThunks, nativeCount));
-                }
-            } else if (shared != null && !published) {
-                SharedUpcalls.abandon(shared);   // no Java slot got a shared entry
             }
         }
     }
