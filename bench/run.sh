@@ -6,7 +6,7 @@
 #
 # usage: bench/run.sh [--quick] [--diag] [--no-build] [--only REGEX] [--repo DIR]
 #   --quick     1 fork, 2x1s warmup, 3x1s measurement: a sanity check in ~4 minutes, NOT for numbers
-#   --diag      also run the diagnosis benchmarks (GateCostBench)
+#   --diag      also run the diagnosis benchmarks (GateCostBench, SharedStubCostBench)
 #   --no-build  use bench/target/benchmarks.jar as it is
 #   --only RE   run only the groups whose name or JMH regex matches RE (e.g. --only Adopt,
 #               --only 'NativeToJava|Spread|Downcall|FirstCall')
@@ -129,7 +129,7 @@ run jit       'io.tabguard.bench.JitCompileBench\.' -f 2 -wi 3 -w 2s -i 5 -r 2s
 # Allocation on the accept path: the same dispatch benchmark under -prof gc (1 fork is enough for B/op).
 run gc        'io.tabguard.bench.NativeToJavaBench\.' -f 1 -wi 3 -w 1s -i 5 -r 1s -prof gc
 if [[ $DIAG -eq 1 ]]; then
-  run diag    'io.tabguard.bench.GateCostBench\.' -f 1 -wi 3 -w 1s -i 5 -r 1s
+  run diag    'io.tabguard.bench.(GateCostBench|SharedStubCostBench)\.' -f 1 -wi 3 -w 1s -i 5 -r 1s
 fi
 
 java -cp "$JAR" io.tabguard.bench.Report merge "$JSON" "$PARTS"/*.json
