@@ -14,7 +14,8 @@
 #               private one in a git worktree (default: $TABGUARD_M2_REPO if set, else Maven's own)
 #
 # The full run takes about 20 minutes on 2 cores (ScaleBench builds 1,000,000 tables per fork).
-# Run it on an idle machine: with 2 cores, anything else running (a build, a test suite) shows up in every score and ruins the 2-thread benchmark.
+# Run it on an idle machine: with 2 cores, anything else running (a build, a test suite) shows up
+# in every score and ruins the 2-thread benchmark.
 # Registries in the benchmarks write their audit events to a no-op sink (NoOpAuditSink): the audit
 # log's I/O is not what is measured.
 set -euo pipefail
