@@ -53,6 +53,8 @@ import static io.tabguard.bench.BenchNative.CALL_II;
  *       the additive overhead pulls towards 1) for information.</li>
  *   <li>{@link #rawFirstCall} (info): the first call through each of {@value #BATCH} fresh raw
  *       {@code Linker.upcallStub}s minted in the setup (minting not timed): what a raw FFM user pays.</li>
+ *   <li>{@link #secondCall} (info): the fresh slots' second call (their first made, untimed, in the
+ *       setup): whether the extra cost is the first execution or the cold memory.</li>
  *   <li>{@link #steadyCall}: the same {@value #BATCH} calls through warmed slots with no per-invocation
  *       setup at all ({@link Steady} state; JMH times the whole iteration, no per-invocation timer):
  *       the undisturbed steady state. The issue's target (first call {@code <=} 2x steady state) is
@@ -143,7 +145,10 @@ public class FirstCallBench {
                 fresh[i] = Fixtures.binopTable(registry);
                 freshSlots[i] = fresh[i].function("op");
             }
-            if (params.getBenchmark().endsWith(".rawFirstCall")) {
+            if (params.getBenchmark().endsWith(".secondCall")) {
+            callEach(freshSlots);   // untimed first calls: the timed ones are each slot's second
+        }
+        if (params.getBenchmark().endsWith(".rawFirstCall")) {
                 rawArena = Arena.ofConfined();
                 for (int i = 0; i < BATCH; i++) {
                     rawFresh[i] = Linker.nativeLinker().upcallStub(Fixtures.ADD, BenchNative.BINOP, rawArena);
@@ -187,6 +192,16 @@ public class FirstCallBench {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public int firstCall(Fresh f) throws Throwable {
+        return f.callEach(f.freshSlots);
+    }
+
+    /**
+     * Info: the second call through each fresh slot (the first made in the untimed setup). Tells a cost
+     * of first execution (thunk cell, lazy state) from one of memory the setup left cold.
+     */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public int secondCall(Fresh f) throws Throwable {
         return f.callEach(f.freshSlots);
     }
 

@@ -230,6 +230,10 @@ public final class Report {
                 Kind.REPORT, Double.NaN, "info"));
         rows.add(new Row("6″ the same, timer overhead included (info; harness: " + cell("", harness) + ")",
                 "warmed slot", warmCall, "new slot", firstCall, Kind.REPORT, Double.NaN, "info"));
+        rows.add(new Row("6″ a new slot's second call vs its first, both net of harness (info)",
+                "first call − harness", minus(firstCall, harness),
+                "second call − harness", minus(score(runs, "FirstCallBench.secondCall", null, null, false), harness),
+                Kind.REPORT, Double.NaN, "info"));
         rows.add(new Row("6″ first call: new raw upcallStub vs new slot (info)",
                 "new raw upcallStub", score(runs, "FirstCallBench.rawFirstCall", null, null, false),
                 "new slot", firstCall, Kind.REPORT, Double.NaN, "info"));
