@@ -140,7 +140,7 @@ public class FirstCallBench {
         }
 
         @Setup(Level.Invocation)
-        public void freshTables(BenchmarkParams params) {
+        public void freshTables(BenchmarkParams params) throws Throwable {
             for (int i = 0; i < BATCH; i++) {
                 fresh[i] = Fixtures.binopTable(registry);
                 freshSlots[i] = fresh[i].function("op");
