@@ -4,14 +4,18 @@
 #   bench/results/results-<date>.txt    JMH's human-readable output, then the summary
 #   bench/results/results-<date>.md     the summary table (benchmark, baseline, Tabguard, ratio, target, met)
 #
-# usage: bench/run.sh [--quick] [--diag] [--no-build] [--only REGEX]
+# usage: bench/run.sh [--quick] [--diag] [--no-build] [--only REGEX] [--repo DIR]
 #   --quick     1 fork, 2x1s warmup, 3x1s measurement: a sanity check in ~4 minutes, NOT for numbers
-#   --diag      also run the diagnosis benchmarks (GateCostBench)
+#   --diag      also run the diagnosis benchmarks (GateCostBench, SharedStubCostBench)
 #   --no-build  use bench/target/benchmarks.jar as it is
-#   --only RE   run only the groups whose JMH regex matches RE (e.g. --only Adopt)
+#   --only RE   run only the groups whose name or JMH regex matches RE (e.g. --only Adopt,
+#               --only 'NativeToJava|Spread|Downcall|FirstCall')
+#   --repo DIR  build against the Maven repository DIR (-Dmaven.repo.local) instead of ~/.m2, e.g. a
+#               private one in a git worktree (default: $TABGUARD_M2_REPO if set, else Maven's own)
 #
-# The full run takes about 10 minutes on 2 cores. Run it on an idle machine: with 2 cores, anything
-# else running (a build, a test suite) shows up in every score and ruins the 2-thread benchmark.
+# The full run takes about 20 minutes on 2 cores (ScaleBench builds 1,000,000 tables per fork).
+# Run it on an idle machine: with 2 cores, anything else running (a build, a test suite) shows up
+# in every score and ruins the 2-thread benchmark.
 # Registries in the benchmarks write their audit events to a no-op sink (NoOpAuditSink): the audit
 # log's I/O is not what is measured.
 set -euo pipefail
@@ -23,14 +27,15 @@ if [[ -z "${JAVA_HOME:-}" && -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ]]; t
 fi
 [[ -n "${JAVA_HOME:-}" ]] && export PATH="$JAVA_HOME/bin:$PATH"
 
-QUICK=0 DIAG=0 BUILD=1 ONLY=""
+QUICK=0 DIAG=0 BUILD=1 ONLY="" REPO="${TABGUARD_M2_REPO:-}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --diag) DIAG=1 ;;
     --no-build) BUILD=0 ;;
     --only) ONLY="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --repo) REPO="$2"; shift ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -45,10 +50,12 @@ fi
 if [[ $BUILD -eq 1 ]]; then
   echo "== building the library (install registry, examples and what they need) and bench/target/benchmarks.jar"
   export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
-  (cd "$ROOT" && { ./mvnw -B -ntp -o -q install -DskipTests -pl registry,examples -am \
-                   || ./mvnw -B -ntp -q install -DskipTests -pl registry,examples -am; })
-  (cd "$ROOT" && { ./mvnw -B -ntp -o -q -f bench/pom.xml package \
-                   || ./mvnw -B -ntp -q -f bench/pom.xml package; })
+  MVN=(./mvnw -B -ntp)
+  [[ -n "$REPO" ]] && MVN+=("-Dmaven.repo.local=$(mkdir -p "$REPO" && cd "$REPO" && pwd)")
+  (cd "$ROOT" && { "${MVN[@]}" -o -q install -DskipTests -pl registry,examples -am \
+                   || "${MVN[@]}" -q install -DskipTests -pl registry,examples -am; })
+  (cd "$ROOT" && { "${MVN[@]}" -o -q -f bench/pom.xml package \
+                   || "${MVN[@]}" -q -f bench/pom.xml package; })
 fi
 JAR="$BENCH/target/benchmarks.jar"
 [[ -f "$JAR" ]] || { echo "$JAR is missing: run without --no-build" >&2; exit 1; }
@@ -109,18 +116,21 @@ run dispatch  'io.tabguard.bench.(NativeToJavaBench|NativeSlotBench|JnaCallbackB
 run qsort     'io.tabguard.bench.QsortBench\.' -f 2 -wi 2 -w 3s -i 4 -r 3s
 run adopt     'io.tabguard.bench.AdoptBench\.' "${FAST[@]}"
 run build     'io.tabguard.bench.BuildBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
+# 10 .. 1,000,000 live tables: building the million takes ~30-60 s per fork (trial setup, not measured).
 run scale     'io.tabguard.bench.ScaleBench\.' "${FAST[@]}"
 run threads   'io.tabguard.bench.ThreadsBench\.' "${FAST[@]}"
 # Refusing a call on a retired table, with the default file audit log (issue 12).
 run refusal   'io.tabguard.bench.RefusalBench\.' "${FAST[@]}"
 run rotation  'io.tabguard.bench.RotationBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
-run spread    'io.tabguard.bench.SpreadBench\.' -f 1 -wi 2 -w 2s -i 4 -r 2s
+run spread    'io.tabguard.bench.SpreadBench\.' -f 2 -wi 2 -w 2s -i 4 -r 2s
+# The first call through a new slot vs a warmed one (each invocation builds a fresh table, untimed).
+run firstcall 'io.tabguard.bench.FirstCallBench\.' -f 2 -wi 3 -w 1s -i 5 -r 1s
 # LLVM MCJIT compiling 100 functions (~20 ms per op): verified memory manager vs raw upcall stubs.
 run jit       'io.tabguard.bench.JitCompileBench\.' -f 2 -wi 3 -w 2s -i 5 -r 2s
 # Allocation on the accept path: the same dispatch benchmark under -prof gc (1 fork is enough for B/op).
 run gc        'io.tabguard.bench.NativeToJavaBench\.' -f 1 -wi 3 -w 1s -i 5 -r 1s -prof gc
 if [[ $DIAG -eq 1 ]]; then
-  run diag    'io.tabguard.bench.GateCostBench\.' -f 1 -wi 3 -w 1s -i 5 -r 1s
+  run diag    'io.tabguard.bench.(GateCostBench|SharedStubCostBench)\.' -f 1 -wi 3 -w 1s -i 5 -r 1s
 fi
 
 java -cp "$JAR" io.tabguard.bench.Report merge "$JSON" "$PARTS"/*.json
@@ -128,11 +138,11 @@ java -cp "$JAR" io.tabguard.bench.Report merge "$JSON" "$PARTS"/*.json
 FOOT="$PARTS/footprint.md"
 if [[ -z "$ONLY" || "footprint" =~ $ONLY ]]; then
   echo | tee -a "$TXT"
-  echo "== [footprint] heap and native bytes per live 8-slot table (NMT on, 1 GB code cache)" | tee -a "$TXT"
-  counts=(10000 100000)
+  echo "== [footprint] heap and native bytes per live 8-slot table (NMT on, default code cache)" | tee -a "$TXT"
+  counts=(10000 100000 1000000)
   [[ $QUICK -eq 1 ]] && counts=(10000)
   java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-       -XX:NativeMemoryTracking=summary -XX:ReservedCodeCacheSize=1g \
+       -XX:NativeMemoryTracking=summary \
        -cp "$JAR" io.tabguard.bench.MemoryFootprint "${counts[@]}" | tee "$FOOT" | tee -a "$TXT"
 fi
 

@@ -82,12 +82,12 @@ public final class Fixtures {
                 .build());
     }
 
-    /** A one-slot table whose slot "op" is {@link #ADD} behind a verified trampoline. */
+    /** A one-slot table whose slot "op" is {@link #ADD}: an entry thunk into the shape's shared, verifying stub. */
     public static CallbackTable binopTable(Registry registry) {
         return registry.builder(BINOP).bind("op", ADD).build();
     }
 
-    /** An 8-slot table, every slot {@link #ADD} behind its own verified trampoline (8 upcall stubs). */
+    /** An 8-slot table, every slot {@link #ADD}: 8 entry thunks into the one shared stub of {@code int (int, int)}. */
     public static CallbackTable eightSlotTable(Registry registry) {
         var b = registry.builder(EIGHT);
         for (int i = 0; i < EIGHT_SLOTS; i++) {
@@ -96,7 +96,7 @@ public final class Fixtures {
         return b.build();
     }
 
-    /** An 8-slot table, every slot bound to the allow-listed C function add_ints (no upcall stub). */
+    /** An 8-slot table, every slot bound to the allow-listed C function add_ints (native entry thunks, no upcall). */
     public static CallbackTable eightNativeSlotTable(Registry registry) {
         var b = registry.builder(EIGHT);
         for (int i = 0; i < EIGHT_SLOTS; i++) {

@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * code generated, finalized, one function called, engine disposed), with the same Java memory manager
  * ({@link JitMemory}) behind:
  * <ul>
- *   <li>{@code compile100_tabguard}: a verified table (4 trampolines, Opaque bound to the context);</li>
+ *   <li>{@code compile100_tabguard}: a verified table (4 Java slots: entry thunks into shared upcall stubs, Opaque bound to the context);</li>
  *   <li>{@code baseline_compile100_rawStubs}: 4 raw {@code Linker.upcallStub}s (each wrapped to catch
  *       {@code Throwable}, as any correct upcall must be).</li>
  * </ul>

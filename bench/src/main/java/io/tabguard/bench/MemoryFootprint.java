@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  * compares, after full GCs,
  * <ul>
  *   <li>heap used (MemoryMXBean pools of type HEAP);</li>
- *   <li>the code cache (non-heap "CodeHeap" pools), where FFM upcall stubs live;</li>
+ *   <li>the code cache (non-heap "CodeHeap" pools), where FFM upcall stubs live (a Java slot has none of its own: its
+ *       32-byte entry thunk is native memory, its shape's one shared stub is minted once);</li>
  *   <li>Native Memory Tracking, when the JVM runs with -XX:NativeMemoryTracking=summary: the committed
  *       bytes per NMT category (read in-process through the DiagnosticCommand MBean, as jcmd would).</li>
  * </ul>
@@ -41,7 +42,7 @@ public final class MemoryFootprint {
         OUT.println("Table memory by design: header " + AbiV1.HEADER_SIZE + " B + payload "
                 + Fixtures.EIGHT.payloadSize(Fixtures.EIGHT.minor()) + " B = "
                 + (AbiV1.HEADER_SIZE + Fixtures.EIGHT.payloadSize(Fixtures.EIGHT.minor())) + " B of native memory, plus "
-                + Fixtures.EIGHT_SLOTS + " upcall stubs (code cache) and the Java objects of table, gate, snapshot and trampolines.");
+                + Fixtures.EIGHT_SLOTS + " entry thunks of 32 B (native) into one shared upcall stub, a slot record each, and the Java objects of table, gate and snapshot.");
         OUT.println("JVM: " + System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version")
                 + ", NMT " + (nmtAvailable() ? "on" : "off (run with -XX:NativeMemoryTracking=summary for the native breakdown)"));
         OUT.println();
@@ -55,8 +56,10 @@ public final class MemoryFootprint {
     }
 
     /**
-     * What calling each trampoline of {@code n} tables {@code calls} times adds: past ~127 calls the
-     * JDK customizes each trampoline's method handle (a new hidden LambdaForm class) and later compiles it.
+     * What calling each Java slot of {@code n} tables {@code calls} times adds. With per-slot stubs the JDK
+     * customized each stub's method handle past ~127 calls (a hidden class each, then JIT work); with one
+     * shared stub per shape this should be ~0 classes and ~0 B of code cache per slot. The time includes
+     * the JIT warming the shared stub on the first slots.
      */
     private static void firstUse(int n, int calls) throws Throwable {
         Registry registry = Fixtures.registry();
@@ -76,12 +79,12 @@ public final class MemoryFootprint {
         Thread.sleep(2_000);   // let the compiler queue drain
         Snapshot after = Snapshot.take();
         long classes = ManagementFactory.getClassLoadingMXBean().getTotalLoadedClassCount() - classesBefore;
-        int trampolines = n * Fixtures.EIGHT_SLOTS;
-        OUT.printf(Locale.ROOT, "First use: %,d calls through each of %,d trampolines (%,d tables) took %.2f s (%.0f ns/call);"
-                        + " per trampoline: %.2f classes loaded, %.0f B metaspace, %.0f B code cache, %.0f B heap.%n%n",
-                calls, trampolines, n, seconds, seconds * 1e9 / ((double) trampolines * calls),
-                (double) classes / trampolines, (double) (after.metaspace - before.metaspace) / trampolines,
-                (double) (after.codeCache - before.codeCache) / trampolines, (double) (after.heap - before.heap) / trampolines);
+        int slots = n * Fixtures.EIGHT_SLOTS;
+        OUT.printf(Locale.ROOT, "First use: %,d calls through each of %,d Java slots (%,d tables) took %.2f s (%.0f ns/call);"
+                        + " per slot: %.2f classes loaded, %.0f B metaspace, %.0f B code cache, %.0f B heap.%n%n",
+                calls, slots, n, seconds, seconds * 1e9 / ((double) slots * calls),
+                (double) classes / slots, (double) (after.metaspace - before.metaspace) / slots,
+                (double) (after.codeCache - before.codeCache) / slots, (double) (after.heap - before.heap) / slots);
         registry.close();
     }
 

@@ -28,7 +28,7 @@ import static io.tabguard.bench.BenchNative.CALL_II;
  *
  * <ul>
  *   <li>{@code rotateKey}: time per {@code registry.rotateKey()} (re-signs all 10,000 tables), alone;</li>
- *   <li>group {@code rotating}: one thread dispatches single calls (C call_ii into a verified trampoline
+ *   <li>group {@code rotating}: one thread dispatches single calls (C call_ii through a Java slot
  *       of one of the 10,000 tables) while another rotates the key back to back; both are sampled
  *       (SampleTime), so the report has the dispatch latency distribution under rotation and the
  *       rotation time under dispatch;</li>

@@ -27,11 +27,18 @@ import static io.tabguard.bench.BenchNative.CALLS;
 import static io.tabguard.bench.BenchNative.CALL_N;
 
 /**
- * Diagnosis of benchmark 6's {@code dispatchSpread}: calls spread over many distinct function pointers,
- * each used for one call_n (1000 calls) in turn. Baseline: as many raw upcall stubs of the same Java
- * target; Tabguard: the slots of (pointers / 8) 8-slot tables. With few pointers both settle; with
- * thousands, every trampoline that passes 127 calls has its method handles customized (new
- * LambdaForm classes, then JIT compilation), which run with {@code -prof cl -prof comp} shows.
+ * Many distinct hot slots (issue 16: 8,000 slots in turn {@code <=} 1.2x raw stubs): calls spread over
+ * many distinct function pointers, each used for one call_n (1000 calls) in turn. Baseline: as many raw
+ * upcall stubs of the same Java target, each its own stub (its own code, its own method handle);
+ * Tabguard: the slots of (pointers / 8) 8-slot tables, i.e. as many 32-byte entry thunks, all jumping
+ * into the one shared upcall stub of the {@code int (int, int)} shape. The thunks differ only in the
+ * record id they load, so the Java code that runs is the same, hot and compiled once, whichever slot is
+ * called; what grows with the pointer count is the working set of thunk cells, records, gates and
+ * tables (cache and TLB misses). The raw stubs instead each pass through their own method handle,
+ * customized after ~127 calls ({@code -prof cl -prof comp} shows the classes and compilations).
+ *
+ * <p>Thread-safety: JMH state shared by the benchmark's one thread. Refuses nothing: every slot is
+ * checked once at setup.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -62,6 +69,12 @@ public class SpreadBench {
         guarded = new MemorySegment[pointers];
         for (int i = 0; i < pointers; i++) {
             guarded[i] = tables.get(i / Fixtures.EIGHT_SLOTS).function("s" + (i % Fixtures.EIGHT_SLOTS));
+        }
+        int expected = NativeToJavaBench.sumOfFirst(CALLS);
+        for (int i = 0; i < pointers; i++) {
+            if (NativeToJavaBench.callN(raw[i]) != expected || NativeToJavaBench.callN(guarded[i]) != expected) {
+                throw new IllegalStateException("pointer " + i + " refused or misrouted");
+            }
         }
     }
 

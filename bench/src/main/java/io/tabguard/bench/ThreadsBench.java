@@ -26,7 +26,7 @@ import static io.tabguard.bench.BenchNative.CALLS;
 import static io.tabguard.bench.BenchNative.CALL_N;
 
 /**
- * Benchmark 7: dispatch throughput (C call_n into a verified trampoline) on 1 and 2 threads, all
+ * Benchmark 7: dispatch throughput (C call_n through a Java slot's entry thunk into the shared, verifying upcall stub) on 1 and 2 threads, all
  * threads calling through the same table. Target: 2 threads >= 1.8 x one thread. The raw upcall stub
  * is measured the same way, to show what the machine itself allows (2 cores, and JMH's own thread
  * control). Score: calls per microsecond, summed over threads. Do not pass -t: it would override the
