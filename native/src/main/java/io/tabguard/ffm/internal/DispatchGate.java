@@ -22,6 +22,8 @@ public final class DispatchGate {
     private final MemorySegment live;
     private final MemorySegment writable;
     private final TableMemory.Slab slab;
+    private final long trackingId = NEXT_TRACKING_ID.incrementAndGet();
+    private static final java.util.concurrent.atomic.AtomicLong NEXT_TRACKING_ID = new java.util.concurrent.atomic.AtomicLong();
     /**
      * Per word of the table: the bits the compare checks (0 for a consumer-written word, else all); null
      * when the table has no consumer-written word, so the usual compare pays nothing for the feature.
@@ -503,6 +505,11 @@ public final class DispatchGate {
         } catch (Throwable t) {
             setState(TableState.QUARANTINED);   // fail closed
         }
+    }
+
+    /** What the dispatch tracker records for this gate: unique in the process, never 0. */
+    long trackingId() {
+        return trackingId;
     }
 
     /** The read-only slab the table is in, or null for a writable table. */

@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.Predicate;
 
 /**
  * Knows which gates each thread is dispatching through, so that revoke and close can wait until no
@@ -48,8 +47,13 @@ public final class DispatchTracker {
 
     private static final class ThreadRecord {
         final WeakReference<Thread> thread;
-        /** The gate of each frame, by depth; slots at and above {@code depth} are stale. Written by the owner only. */
-        DispatchGate[] gates = new DispatchGate[8];
+        /**
+         * The {@link DispatchGate#trackingId} of each frame's gate, by depth; slots at and above
+         * {@code depth} are stale. Written by the owner only. Ids, not references: a reference store
+         * per call would run G1's post-write barrier, whose StoreLoad fence is taken whenever the gate
+         * and this array lie in different heap regions (the common case with many old tables).
+         */
+        long[] gates = new long[8];
         /** The entry number of each frame, by depth: tells a frame from a later one at the same depth. */
         long[] entries = new long[8];
         long entryCount;
@@ -131,7 +135,7 @@ public final class DispatchTracker {
             r.gates = Arrays.copyOf(r.gates, d * 2);
             r.entries = Arrays.copyOf(r.entries, d * 2);
         }
-        r.gates[d] = gate;
+        r.gates[d] = gate.trackingId();
         ENTRIES_AT.setRelease(r.entries, d, ++r.entryCount);
         if (ASYMMETRIC && !membarrierFailed) {
             // The dispatcher's half of the Dekker pair without a fence: the store, then a barrier the
@@ -165,7 +169,8 @@ public final class DispatchTracker {
      * running and are not waited for.
      */
     public void awaitQuiescence(DispatchGate gate) {
-        awaitAll(g -> g == gate);
+        long id = gate.trackingId();
+        awaitAll(g -> g == id);
     }
 
     /** Waits until every frame of another thread inside any dispatch of this registry at the call has left. */
@@ -173,7 +178,7 @@ public final class DispatchTracker {
         awaitAll(g -> true);
     }
 
-    private void awaitAll(Predicate<DispatchGate> watched) {
+    private void awaitAll(java.util.function.LongPredicate watched) {
         if (ASYMMETRIC && !TabguardLibrary.get().publishState()) {
             // Not seen on a kernel that accepted the registration. Dispatchers fence their own stores from
             // now on; this one wait may miss a dispatcher that was between its store and its state load.
@@ -194,7 +199,7 @@ public final class DispatchTracker {
         }
     }
 
-    private List<Frame> snapshot(Predicate<DispatchGate> watched) {
+    private List<Frame> snapshot(java.util.function.LongPredicate watched) {
         ThreadRecord own = current.get();
         List<Frame> inside = new ArrayList<>();
         for (ThreadRecord r : records) {
@@ -211,11 +216,11 @@ public final class DispatchTracker {
             }
             // Read after the volatile depth: at least as new as the frames below it (possibly newer,
             // which only makes a frame look as if it had left, and it had).
-            DispatchGate[] g = r.gates;
+            long[] g = r.gates;
             long[] e = r.entries;
             for (int i = 0; i < d && i < g.length && i < e.length; i++) {
-                DispatchGate gate = g[i];
-                if (gate != null && watched.test(gate)) {
+                long gate = g[i];
+                if (gate != 0 && watched.test(gate)) {
                     inside.add(new Frame(r, i, (long) ENTRIES_AT.getAcquire(e, i)));
                 }
             }
