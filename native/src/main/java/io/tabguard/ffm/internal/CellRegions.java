@@ -5,10 +5,11 @@ import java.util.TreeMap;
 
 /**
  * Fixed-size cells (thunks or state cells) packed into regions of one memfd double mapping each
- * ({@code tg_dualmap}): written through the region's writable alias, handed out at its view. For code
- * ({@code closedAlias}), the writable alias is {@code PROT_NONE} except while cells are being written
- * (between {@link #allocate} and {@link #doneWriting}, counted per region), so a store that found the
- * alias in {@code /proc/self/maps} faults instead of planting code in the executable view. A cell is
+ * ({@code tg_dualmap}): written through the region's writable alias, handed out at its view. The
+ * writable alias is {@code PROT_NONE} except while cells are being written (between {@link #allocate}
+ * and {@link #doneWriting}, or inside {@link #rewrite}, counted per region), so a store that found the
+ * alias in {@code /proc/self/maps} faults instead of planting code in an executable view or setting a
+ * revoked table's state word back to OPEN. A cell is
  * never reused: freeing one only counts it, and a region whose every cell has been allocated and freed
  * is retired ({@code tg_dualmap_retire}): its memory goes back to the kernel and its view's addresses
  * stay reserved and inaccessible. A stale pointer into a freed cell therefore reaches what the cell
@@ -37,7 +38,7 @@ final class CellRegions {
     private final long cellSize;
     private final long regionSize;
     private final boolean executable;
-    private final boolean closedAlias;
+    private final boolean closedAlias;   // always true now; kept as the one switch for a test build
     private final TreeMap<Long, Region> byView = new TreeMap<>();
     private Region current;
     private long retiredRegions;
@@ -54,7 +55,7 @@ final class CellRegions {
         this.cellSize = cellSize;
         this.regionSize = regionSize;
         this.executable = executable;
-        this.closedAlias = executable;
+        this.closedAlias = true;
     }
 
     /** A fresh cell whose writable alias stays open until {@link #doneWriting} is called with it. */
@@ -77,6 +78,19 @@ final class CellRegions {
             TabguardLibrary.get().protectWritable(current.mapping, true);
         }
         return new Cell(current.mapping.writable() + offset, current.mapping.view() + offset);
+    }
+
+    /** Runs {@code write} (a store into the live cell at {@code view} through its writable alias) inside a write window. */
+    synchronized void rewrite(long view, Runnable write) {
+        Region r = regionOf(view);
+        if (r.writers++ == 0) {
+            TabguardLibrary.get().protectWritable(r.mapping, true);
+        }
+        try {
+            write.run();
+        } finally {
+            doneWriting(view);
+        }
     }
 
     /** The cell allocated at {@code view} is written: its region's alias closes once no other cell is being written. */

@@ -39,10 +39,14 @@ public final class EntryThunks {
             countersUsed = 0;
         }
         CellRegions.Cell cell = STATE_CELLS.allocate();
-        MemorySegment counter = counters.asSlice(countersUsed, COUNTERS_PER_TABLE);
-        countersUsed += COUNTERS_PER_TABLE;
-        return new NativeEntry(NativeAccess.view(cell.writable(), NativeEntry.STATE_CELL_SIZE),
-                cell.view(), counter, lib.refusalEntry(), lib.contextRefusalEntry());
+        try {
+            MemorySegment counter = counters.asSlice(countersUsed, COUNTERS_PER_TABLE);
+            countersUsed += COUNTERS_PER_TABLE;
+            return new NativeEntry(NativeAccess.view(cell.writable(), NativeEntry.STATE_CELL_SIZE),
+                    cell.view(), counter, lib.refusalEntry(), lib.contextRefusalEntry());
+        } finally {
+            STATE_CELLS.doneWriting(cell.view());
+        }
     }
 
     /**
@@ -177,6 +181,11 @@ public final class EntryThunks {
     private static void abandon(CellRegions kind, CellRegions.Cell cell) {
         kind.doneWriting(cell.view());
         kind.free(cell.view());
+    }
+
+    /** Writes a table's state word ({@code write}) inside a write window of its state cell's region. */
+    static void writeState(long stateCellView, Runnable write) {
+        STATE_CELLS.rewrite(stateCellView, write);
     }
 
     /**

@@ -6,8 +6,8 @@ import java.lang.invoke.VarHandle;
 
 /**
  * One table's side of its native entry thunks: the state cell every thunk of the table reads (in a
- * read-only view; written here through the registry's private writable alias) and the counter the
- * refusal entry increments. The state word says OPEN only between {@link DispatchGate#seal} and the
+ * read-only view; written here through the registry's private writable alias, which is inaccessible
+ * outside each write) and the counters the refusal entries increment. The state word says OPEN only between {@link DispatchGate#seal} and the
  * table's first state change; it starts (and, once left, stays) refusing.
  *
  * <p>What a state change guarantees for C callers, exactly. When {@link #publish} returns:
@@ -69,7 +69,7 @@ public final class NativeEntry {
 
     /** Writes the state word, then runs the asymmetric barrier (see the class comment for what holds). */
     void publish(TableState state) {
-        WORD.setVolatile(stateWritable, 0L, wordOf(state));
+        EntryThunks.writeState(stateView, () -> WORD.setVolatile(stateWritable, 0L, wordOf(state)));
         TabguardLibrary.get().publishState();
     }
 
