@@ -38,10 +38,8 @@ final class CellRegions {
     private final long cellSize;
     private final long regionSize;
     private final boolean executable;
-    private final boolean closedAlias;   // always true now; kept as the one switch for a test build
     private final TreeMap<Long, Region> byView = new TreeMap<>();
     private Region current;
-    private long retiredRegions;
 
     /**
      * @param cellSize   bytes per cell, a power of two; cells are aligned to it
@@ -55,7 +53,6 @@ final class CellRegions {
         this.cellSize = cellSize;
         this.regionSize = regionSize;
         this.executable = executable;
-        this.closedAlias = true;
     }
 
     /** A fresh cell whose writable alias stays open until {@link #doneWriting} is called with it. */
@@ -64,9 +61,7 @@ final class CellRegions {
             Region full = current;
             current = new Region(TabguardLibrary.get().dualMapping(regionSize, executable));
             byView.put(current.mapping.view(), current);
-            if (closedAlias) {
-                TabguardLibrary.get().protectWritable(current.mapping, false);
-            }
+            TabguardLibrary.get().protectWritable(current.mapping, false);
             if (full != null && full.live == 0 && full.writers == 0) {
                 retire(full);
             }
@@ -74,7 +69,7 @@ final class CellRegions {
         long offset = current.used;
         current.used += cellSize;
         current.live++;
-        if (closedAlias && current.writers++ == 0) {
+        if (current.writers++ == 0) {
             TabguardLibrary.get().protectWritable(current.mapping, true);
         }
         return new Cell(current.mapping.writable() + offset, current.mapping.view() + offset);
@@ -95,9 +90,6 @@ final class CellRegions {
 
     /** The cell allocated at {@code view} is written: its region's alias closes once no other cell is being written. */
     synchronized void doneWriting(long view) {
-        if (!closedAlias) {
-            return;
-        }
         Region r = regionOf(view);
         if (r.writers <= 0) {
             throw new IllegalStateException("cell at 0x" + Long.toHexString(view) + " was not being written");
@@ -172,7 +164,6 @@ final class CellRegions {
     private void retire(Region r) {
         byView.remove(r.mapping.view());
         TabguardLibrary.get().retire(r.mapping);
-        retiredRegions++;
         java.util.List<Runnable> actions = r.onRetire;
         r.onRetire = null;
         if (actions != null) {
@@ -180,12 +171,4 @@ final class CellRegions {
         }
     }
 
-    /** Regions mapped now (each {@code regionSize} bytes of memory), for footprint tests. */
-    synchronized int liveRegions() {
-        return byView.size();
-    }
-
-    synchronized long retiredRegions() {
-        return retiredRegions;
-    }
 }

@@ -171,11 +171,6 @@ public final class EntryThunks {
         CONTEXT_THUNKS.freeAll(checkingContext, whenBothRetired);
     }
 
-    /** Regions (of all kinds) mapped now, for footprint tests. */
-    public static int liveRegions() {
-        return NATIVE_THUNKS.liveRegions() + CONTEXT_THUNKS.liveRegions() + UPCALL_THUNKS.liveRegions() + WIDE_UPCALL_THUNKS.liveRegions()
-                + STATE_CELLS.liveRegions();
-    }
 
     /** A cell whose write failed: nothing points to it; close its window and free it. */
     private static void abandon(CellRegions kind, CellRegions.Cell cell) {

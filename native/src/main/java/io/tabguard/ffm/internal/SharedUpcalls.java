@@ -28,8 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * together with eight or more floating-point ones) keep a stub of their own ({@link Trampolines#mint}).
  *
  * <p>A call whose id is stale (its slot was released) or names another shape resolves to the shape's
- * refusing record: it is refused with {@link Violation#CLOSED} and the shape's zero value, and counted
- * in {@link #staleCalls}. Thread-safe.
+ * refusing record: it is refused with {@link Violation#CLOSED} and the shape's zero value. Thread-safe.
  */
 public final class SharedUpcalls {
     private static final MethodHandle RESOLVE;
@@ -222,21 +221,6 @@ public final class SharedUpcalls {
      */
     public static long drainLowStackRefusals() {
         return SHAPES.isEmpty() ? 0 : TabguardLibrary.get().drainStackRefusals();
-    }
-
-    /** Calls that arrived with a stale or foreign record id, since the process started. */
-    public static long staleCalls() {
-        return SlotRecords.staleCalls();
-    }
-
-    /** Distinct shapes, each with one upcall stub (for tests and footprint measurements). */
-    public static int shapes() {
-        return SHAPES.size();
-    }
-
-    /** Live table records, one per table with shared-stub entries (for tests and footprint measurements). */
-    public static int liveRecords() {
-        return SlotRecords.live();
     }
 
     /**

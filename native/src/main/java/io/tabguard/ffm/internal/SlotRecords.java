@@ -93,7 +93,6 @@ final class SlotRecords {
     private static int nextFresh;
     private static int[] freeIndices = new int[64];
     private static int freeCount;
-    private static int reserved;
 
     private SlotRecords() {}
 
@@ -115,16 +114,9 @@ final class SlotRecords {
                 }
             }
         }
-        STALE_CALLS.increment();
         return stale;
     }
 
-    private static final java.util.concurrent.atomic.LongAdder STALE_CALLS = new java.util.concurrent.atomic.LongAdder();
-
-    /** Calls that resolved to a refusing record since the process started. */
-    static long staleCalls() {
-        return STALE_CALLS.sum();
-    }
 
     /**
      * A table's record while its slots are bound: an index and generation (so the slots' ids are known
@@ -158,11 +150,7 @@ final class SlotRecords {
 
         /** The shapes bound so far, by slot (null for a slot without an entry). */
         Object[] shapes() {
-            Object[] shapes = new Object[parts.length / PARTS];
-            for (int slot = 0; slot < shapes.length; slot++) {
-                shapes[slot] = parts[PARTS * slot];
-            }
-            return shapes;
+            return shapesIn(parts);
         }
 
         void bind(int slot, Object shape, MethodHandle target, MethodHandle handler, Object refusal) {
@@ -199,7 +187,6 @@ final class SlotRecords {
             generations[chunk] = new int[CHUNK];
         }
         chunks = c;   // volatile: the grown outer array (and the new chunk) before any record in it
-        reserved++;
         return new Reservation(gate, index, generations[chunk][index & (CHUNK - 1)], slots);
     }
 
@@ -209,7 +196,6 @@ final class SlotRecords {
             throw new IllegalStateException("published or abandoned already");
         }
         r.done = true;
-        reserved--;
         ELEMENT.setRelease(chunks[r.index >>> CHUNK_BITS], r.index & (CHUNK - 1),
                 new TableRecord(r.gate, r.parts, r.generation, false));
         return r.tableId();
@@ -219,8 +205,7 @@ final class SlotRecords {
     static synchronized void abandon(Reservation r) {
         if (!r.done) {
             r.done = true;
-            reserved--;
-            free(r.index, r.generation);
+                free(r.index, r.generation);
         }
     }
 
@@ -267,15 +252,16 @@ final class SlotRecords {
         if (r == null || r.generation != (int) (tableId >>> GENERATION_SHIFT)) {
             return null;
         }
-        Object[] shapes = new Object[r.parts.length / PARTS];
+        return shapesIn(r.parts);
+    }
+
+    /** Each slot's shape out of a record's parts, by slot. */
+    private static Object[] shapesIn(Object[] parts) {
+        Object[] shapes = new Object[parts.length / PARTS];
         for (int slot = 0; slot < shapes.length; slot++) {
-            shapes[slot] = r.parts[PARTS * slot];
+            shapes[slot] = parts[PARTS * slot];
         }
         return shapes;
     }
 
-    /** Live (published) table records (for tests and footprint measurements). */
-    static synchronized int live() {
-        return nextFresh - freeCount - reserved;
-    }
 }
